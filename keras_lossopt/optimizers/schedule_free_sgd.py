@@ -192,8 +192,11 @@ class ScheduleFreeSGD(keras.optimizers.Optimizer):
         gradient = ops.cast(dense_gradient(gradient), dtype)
         if self.schedule_free_weight_decay and self._use_weight_decay(variable):
             gradient = gradient + ops.cast(self.schedule_free_weight_decay, dtype) * variable
-        self.assign_add(variable, ckp1 * (z - variable) + grad_coef * gradient)
+        # z first, then y from the new z (z_old = z_new + lr * g): written in this
+        # order, XLA needs no copy of the old z (7 tensors moved per step, not 9;
+        # benchmarks/README.md).
         self.assign_sub(z, lr * gradient)
+        self.assign_add(variable, ckp1 * (z - variable) + (grad_coef + ckp1 * lr) * gradient)
 
     # --- The averaged point x -----------------------------------------------------------
 
