@@ -152,11 +152,21 @@ class SWA(OptimizerWrapper):
         averages = [self._average_weights[self._get_variable_index(v)]
                     for v in trainable_variables]
         if keras.backend.backend() == "jax":
-            # JAX's stateless step: no side effects inside a cond.
-            for var, average in zip(trainable_variables, averages):
-                n_cast = ops.cast(n, average.dtype)
-                new = (average.value * n_cast + var.value) / (n_cast + 1)
-                self.assign(average, ops.where(snapshot, new, average.value))
+            # JAX's stateless step: no assignment inside a branch, so the branch
+            # returns the values; a conditional (not `where`) so that steps without
+            # a snapshot do not touch the averages.
+            def averaged():
+                out = []
+                for var, average in zip(trainable_variables, averages):
+                    n_cast = ops.cast(n, average.dtype)
+                    out.append((average.value * n_cast + var.value) / (n_cast + 1))
+                return out
+
+            new_averages = ops.cond(
+                snapshot, averaged, lambda: [average.value for average in averages]
+            )
+            for average, new in zip(averages, new_averages):
+                self.assign(average, new)
             return
 
         def take_snapshot():
