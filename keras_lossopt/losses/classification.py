@@ -96,11 +96,51 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False,
     y_pred = ops.convert_to_tensor(y_pred)
     y_true = _check_sparse_shapes(ops.convert_to_tensor(y_true), y_pred)
     labels = ops.cast(y_true, "int32")
-    num_classes = y_pred.shape[-1]
-    one_hot = ops.one_hot(labels, num_classes, dtype=y_pred.dtype)
-    return keras.losses.categorical_crossentropy(
-        one_hot, y_pred, from_logits=from_logits, label_smoothing=label_smoothing
-    )
+    # No one-hot tensor: the label's term is gathered and smoothing only needs
+    # the mean over classes, since with q = (1 - s) * onehot(k) + s / C,
+    #   -sum_c q_c log p_c = -(1 - s) log p_k - s * mean_c(log p_c).
+    if from_logits:
+        if not label_smoothing:
+            # Keras's own (fused) kernel.
+            return ops.sparse_categorical_crossentropy(labels, y_pred, from_logits=True)
+        if keras.backend.backend() == "tensorflow":
+            # TensorFlow's fused softmax cross-entropy kernel (value and gradient
+            # in one op) beats the gather below in `fit` on CPU, which runs
+            # without XLA: 21 vs 49 ms at C = 1000, batch 8192 (benchmarks/).
+            one_hot = ops.one_hot(labels, ops.shape(y_pred)[-1], dtype=y_pred.dtype)
+            return keras.losses.categorical_crossentropy(
+                one_hot, y_pred, from_logits=True, label_smoothing=label_smoothing
+            )
+        # log p_c = x_c - logsumexp(x): the loss is lse - (1 - s) x_k - s mean(x)
+        # (the lse's weight is the smoothed row's sum: 1, or s for a label
+        # outside [0, C)).
+        picked, in_range = _take_label(y_pred, labels)
+        weight = label_smoothing + (1.0 - label_smoothing) * in_range
+        return (weight * ops.logsumexp(y_pred, axis=-1)
+                - (1.0 - label_smoothing) * picked
+                - label_smoothing * ops.mean(y_pred, axis=-1))
+    # Probabilities, as Keras's categorical cross-entropy takes them: normalised,
+    # clipped to [eps, 1 - eps], then logged.
+    epsilon = keras.config.epsilon()
+    probs = y_pred / ops.sum(y_pred, axis=-1, keepdims=True)
+    log_probs = ops.log(ops.clip(probs, epsilon, 1.0 - epsilon))
+    loss = -(1.0 - label_smoothing) * _take_label(log_probs, labels)[0]
+    if label_smoothing:
+        loss = loss - label_smoothing * ops.mean(log_probs, axis=-1)
+    return loss
+
+
+def _take_label(values, labels):
+    """(values[..., label], 1.0 where the label is in [0, C) else 0.0).
+
+    A label outside [0, C) picks 0 and weight 0, as a one-hot row of zeros
+    would: the same values as the one-hot formulation, and no backend gather
+    error.
+    """
+    in_range = ops.logical_and(labels >= 0, labels < ops.shape(values)[-1])
+    index = ops.expand_dims(ops.where(in_range, labels, 0), -1)
+    picked = ops.squeeze(ops.take_along_axis(values, index, axis=-1), -1)
+    return ops.where(in_range, picked, ops.zeros_like(picked)), ops.cast(in_range, values.dtype)
 
 
 @register("loss", name="smoothed_sparse_categorical_crossentropy",

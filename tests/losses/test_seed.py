@@ -6,6 +6,7 @@ import pytest
 from keras import ops
 
 from keras_lossopt import losses
+from tests.losses._loss_tools import value_and_grad
 from tests.reference import seed_losses as ref
 
 RNG = np.random.default_rng(0)
@@ -145,6 +146,44 @@ def test_smoothed_sparse_cce_equals_keras_cce_on_one_hot_and_keras_sparse_withou
     plain = losses.SparseCategoricalCrossentropy(from_logits=True)
     keras_sparse = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     assert float(plain(labels, logits)) == pytest.approx(float(keras_sparse(labels, logits)), rel=1e-6)
+
+
+@pytest.mark.multibackend
+@pytest.mark.parametrize("from_logits", [False, True])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_smoothed_sparse_cce_gradient_and_sequence_labels(from_logits, label_smoothing):
+    # The sparse path gathers the label's term (no one-hot tensor): its gradient
+    # must still be the one-hot formulation's, here for (batch, time) labels.
+    labels = RNG.integers(0, 5, size=(3, 4))
+    raw = RNG.normal(size=(3, 4, 5)).astype("float32")
+    y_pred = raw if from_logits else _np(ops.softmax(raw))
+    loss = losses.SparseCategoricalCrossentropy(
+        from_logits=from_logits, label_smoothing=label_smoothing, reduction="sum"
+    )
+    value, grad = value_and_grad(lambda x: loss(labels, x), y_pred)
+    expected = ref.smoothed_sparse_cross_entropy(
+        labels.reshape(-1), y_pred.reshape(-1, 5), from_logits, label_smoothing
+    ).sum()
+    np.testing.assert_allclose(value, expected, rtol=1e-5)
+    q = (1.0 - label_smoothing) * np.eye(5)[labels] + label_smoothing / 5
+    if from_logits:  # d/dx = softmax(x) - q
+        expected_grad = _np(ops.softmax(raw)) - q
+    else:  # d/dp of -sum q log(p / sum p) = -q / p + 1 / sum(p)
+        expected_grad = -q / y_pred + 1.0 / y_pred.sum(-1, keepdims=True)
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.multibackend
+def test_smoothed_sparse_cce_label_outside_classes_counts_like_an_all_zero_one_hot_row():
+    # Same value on every backend (no gather error): only the smoothing term remains.
+    logits = RNG.normal(size=(2, 4)).astype("float32")
+    loss = losses.SparseCategoricalCrossentropy(
+        from_logits=True, label_smoothing=0.2, reduction="none"
+    )
+    log_p = _np(ops.log_softmax(logits))
+    np.testing.assert_allclose(
+        _np(loss(np.array([4, -1]), logits)), -0.2 * log_p.mean(-1), rtol=1e-5
+    )
 
 
 def test_smoothed_sparse_cce_rejects_one_hot_labels_with_both_shapes():
