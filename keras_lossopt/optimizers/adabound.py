@@ -5,13 +5,14 @@ from keras import ops
 
 from keras_lossopt import _checks
 from keras_lossopt.optimizers._sparse import dense_gradient
+from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
 from keras_lossopt.registry import register
 
 __all__ = ["AdaBound"]
 
 
 @register("optimizer", name="adabound")
-class AdaBound(keras.optimizers.Optimizer):
+class AdaBound(StepScalarsMixin, keras.optimizers.Optimizer):
     """AdaBound: Adam with dynamic bounds on the step size that converge to SGD's.
 
     Early in training it behaves like Adam; as the band
@@ -151,18 +152,11 @@ class AdaBound(keras.optimizers.Optimizer):
         self._momentums, self._velocities = slots[0], slots[1]
         self._velocity_hats = slots[2] if self.amsbound else None
 
-    def update_step(self, gradient, variable, learning_rate):
-        dtype = variable.dtype
-        i = self._get_variable_index(variable)
-        m, v = self._momentums[i], self._velocities[i]
-        # Sparse (IndexedSlices) gradients are densified: every element moves anyway,
-        # and element-wise ops on duplicated indices would be wrong.
-        gradient = ops.cast(dense_gradient(gradient), dtype)
+    def _compute_step_scalars(self, learning_rate, dtype):
         lr = ops.cast(learning_rate, dtype)
         t = ops.cast(self.iterations + 1, dtype)
         beta_1 = ops.cast(self.beta_1, dtype)
         beta_2 = ops.cast(self.beta_2, dtype)
-        # Per-step scalars.
         step_size = lr * ops.sqrt(1 - ops.power(beta_2, t)) / (1 - ops.power(beta_1, t))
         final_lr = ops.cast(self.final_lr, dtype)
         base_lr = self._base_learning_rate()
@@ -173,6 +167,19 @@ class AdaBound(keras.optimizers.Optimizer):
         gamma_t = ops.cast(self.gamma, dtype) * t
         lower = final_lr * (1 - 1 / (gamma_t + 1))
         upper = final_lr * (1 + 1 / gamma_t)
+        return step_size, lower, upper
+
+    def update_step(self, gradient, variable, learning_rate):
+        dtype = variable.dtype
+        i = self._get_variable_index(variable)
+        m, v = self._momentums[i], self._velocities[i]
+        # Sparse (IndexedSlices) gradients are densified: every element moves anyway,
+        # and element-wise ops on duplicated indices would be wrong.
+        gradient = ops.cast(dense_gradient(gradient), dtype)
+        beta_1 = ops.cast(self.beta_1, dtype)
+        beta_2 = ops.cast(self.beta_2, dtype)
+        # Per-step scalars, computed once per step (StepScalarsMixin).
+        step_size, lower, upper = self._step_scalars(learning_rate, dtype)
 
         self.assign_add(m, (gradient - m) * (1 - beta_1))
         self.assign_add(v, (ops.square(gradient) - v) * (1 - beta_2))

@@ -4,13 +4,14 @@ from keras import ops
 from keras.optimizers import Optimizer
 
 from keras_lossopt import _checks
+from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
 from keras_lossopt.registry import register
 
 __all__ = ["Adan"]
 
 
 @register("optimizer", name="adan")
-class Adan(Optimizer):
+class Adan(StepScalarsMixin, Optimizer):
     """Adan: Adam-like steps with a Nesterov look-ahead built from gradient differences.
 
     Adan estimates the Nesterov look-ahead gradient without an extra gradient
@@ -142,25 +143,30 @@ class Adan(Optimizer):
             var_list, ["momentum", "diff_momentum", "velocity", "previous_gradient"]
         )
 
+    def _compute_step_scalars(self, learning_rate, dtype):
+        lr = ops.cast(learning_rate, dtype)
+        step = ops.cast(self.iterations + 1, dtype)
+        not_first = ops.cast(ops.greater(self.iterations, 0), dtype)  # diff = 0 at t = 1
+        step_size = lr / (1.0 - ops.power(ops.cast(self.beta_1, dtype), step))
+        beta_2 = ops.cast(self.beta_2, dtype)
+        diff_step_size = lr * beta_2 / (1.0 - ops.power(beta_2, step))
+        inv_sqrt_bias_3 = ops.rsqrt(1.0 - ops.power(ops.cast(self.beta_3, dtype), step))
+        return lr, not_first, step_size, diff_step_size, inv_sqrt_bias_3
+
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
-        lr = ops.cast(learning_rate, dtype)
         gradient = ops.cast(gradient, dtype)
-        step = ops.cast(self.iterations + 1, dtype)
-        beta_1 = ops.cast(self.beta_1, dtype)
         beta_2 = ops.cast(self.beta_2, dtype)
-        beta_3 = ops.cast(self.beta_3, dtype)
         index = self._get_variable_index(variable)
         m = self._momentums[index]
         d = self._diff_momentums[index]
         n = self._velocities[index]
         g_prev = self._previous_gradients[index]
 
-        # Per-step scalars.
-        not_first = ops.cast(ops.greater(self.iterations, 0), dtype)  # diff = 0 at t = 1
-        step_size = lr / (1.0 - ops.power(beta_1, step))
-        diff_step_size = lr * beta_2 / (1.0 - ops.power(beta_2, step))
-        inv_sqrt_bias_3 = ops.rsqrt(1.0 - ops.power(beta_3, step))
+        # Per-step scalars, computed once per step (StepScalarsMixin).
+        lr, not_first, step_size, diff_step_size, inv_sqrt_bias_3 = self._step_scalars(
+            learning_rate, dtype
+        )
 
         diff = ops.subtract(gradient, g_prev) * not_first
         self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1.0 - self.beta_1))

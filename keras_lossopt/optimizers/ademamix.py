@@ -6,6 +6,7 @@ from keras import ops
 from keras.optimizers import Optimizer
 
 from keras_lossopt import _checks
+from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
 from keras_lossopt.registry import register
 
 __all__ = ["AdEMAMix"]
@@ -19,7 +20,7 @@ def _half_life(beta):
 
 
 @register("optimizer", name="ademamix", aliases=("ad_ema_mix",))
-class AdEMAMix(Optimizer):
+class AdEMAMix(StepScalarsMixin, Optimizer):
     """AdEMAMix: Adam plus a slow EMA of gradients that remembers thousands of steps.
 
     A single EMA cannot both react quickly to recent gradients and keep using
@@ -164,21 +165,27 @@ class AdEMAMix(Optimizer):
         warm = -ops.expm1(math.log(0.5) / (h + 1.0))
         return ops.where(a < 1.0, warm, ops.cast(1.0 - self.beta_3, dtype))
 
+    def _compute_step_scalars(self, learning_rate, dtype):
+        lr = ops.cast(learning_rate, dtype)
+        step = ops.cast(self.iterations + 1, dtype)
+        fast_scale = 1.0 / (1.0 - ops.power(ops.cast(self.beta_1, dtype), step))
+        inv_sqrt_bias_2 = ops.rsqrt(1.0 - ops.power(ops.cast(self.beta_2, dtype), step))
+        alpha_t = self._alpha_t(step, dtype)
+        one_minus_beta_3_t = self._one_minus_beta_3_t(step, dtype)
+        return lr, fast_scale, inv_sqrt_bias_2, alpha_t, one_minus_beta_3_t
+
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
-        lr = ops.cast(learning_rate, dtype)
         gradient = ops.cast(gradient, dtype)
-        step = ops.cast(self.iterations + 1, dtype)
         index = self._get_variable_index(variable)
         m_1 = self._fast_momentums[index]
         m_2 = self._slow_momentums[index]
         nu = self._velocities[index]
 
-        # Per-step scalars.
-        fast_scale = 1.0 / (1.0 - ops.power(ops.cast(self.beta_1, dtype), step))
-        inv_sqrt_bias_2 = ops.rsqrt(1.0 - ops.power(ops.cast(self.beta_2, dtype), step))
-        alpha_t = self._alpha_t(step, dtype)
-        one_minus_beta_3_t = self._one_minus_beta_3_t(step, dtype)
+        # Per-step scalars, computed once per step (StepScalarsMixin).
+        lr, fast_scale, inv_sqrt_bias_2, alpha_t, one_minus_beta_3_t = self._step_scalars(
+            learning_rate, dtype
+        )
 
         self.assign_add(m_1, ops.multiply(ops.subtract(gradient, m_1), 1.0 - self.beta_1))
         self.assign_add(m_2, ops.multiply(ops.subtract(gradient, m_2), one_minus_beta_3_t))

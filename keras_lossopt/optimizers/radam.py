@@ -6,13 +6,14 @@ from keras import ops
 from keras.optimizers import Optimizer
 
 from keras_lossopt import _checks
+from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
 from keras_lossopt.registry import register
 
 __all__ = ["RAdam"]
 
 
 @register("optimizer", name="radam", aliases=("rectified_adam", "RectifiedAdam"))
-class RAdam(Optimizer):
+class RAdam(StepScalarsMixin, Optimizer):
     """Rectified Adam: Adam whose adaptive step is switched on only once it is reliable.
 
     In its first steps Adam divides by a second-moment estimate built from very
@@ -130,14 +131,10 @@ class RAdam(Optimizer):
             var_list, ["momentum", "velocity"]
         )
 
-    def update_step(self, gradient, variable, learning_rate):
-        dtype = variable.dtype
+    def _compute_step_scalars(self, learning_rate, dtype):
         lr = ops.cast(learning_rate, dtype)
-        gradient = ops.cast(gradient, dtype)
         step = ops.cast(self.iterations + 1, dtype)
         beta_1 = ops.cast(self.beta_1, dtype)
-
-        # Per-step scalars.
         beta_1_power = ops.power(beta_1, step)
         # 1 - beta_2**t via expm1 with a float64 log: rho_t subtracts two numbers near
         # rho_inf, so 1 - beta_2**t needs full relative precision in float32.
@@ -159,6 +156,13 @@ class RAdam(Optimizer):
             0.0,
         )
         momentum_size = ops.where(rectified, 0.0, lr / (1.0 - beta_1_power))
+        return adaptive_size, momentum_size
+
+    def update_step(self, gradient, variable, learning_rate):
+        dtype = variable.dtype
+        gradient = ops.cast(gradient, dtype)
+        # Per-step scalars, computed once per step (StepScalarsMixin).
+        adaptive_size, momentum_size = self._step_scalars(learning_rate, dtype)
 
         m = self._momentums[self._get_variable_index(variable)]
         v = self._velocities[self._get_variable_index(variable)]
