@@ -211,3 +211,31 @@ def test_fit_by_string_name():
     losses = fit_smoke("sigmoid_focal_crossentropy", x, y, units=1, activation="sigmoid",
                        epochs=3)
     assert np.all(np.isfinite(losses)) and losses[-1] < losses[0]
+
+
+@pytest.mark.multibackend
+def test_shared_exp_sigmoid_and_bce_match_the_direct_forms():
+    # The JAX path of sigmoid focal (tested here on every backend): one exp and
+    # one log1p for both the sigmoid and the logit BCE.
+    from keras_lossopt.losses.focal import _sigmoid_and_bce_from_logits
+
+    x = np.array([-100.0, -20.0, -3.0, -1e-3, 0.0, 1e-3, 3.0, 20.0, 100.0], "float64")
+    for y in (0.0, 0.3, 1.0):
+        labels = np.full_like(x, y)
+        prob, bce = _sigmoid_and_bce_from_logits(
+            keras.ops.convert_to_tensor(labels), keras.ops.convert_to_tensor(x)
+        )
+        expected_p = 1.0 / (1.0 + np.exp(-x))
+        expected_bce = y * np.logaddexp(0.0, -x) + (1.0 - y) * np.logaddexp(0.0, x)
+        # atol: JAX runs in float32 here and flushes subnormals (exp(-100)) to 0.
+        np.testing.assert_allclose(to_numpy(prob), expected_p, rtol=1e-6, atol=1e-30)
+        np.testing.assert_allclose(to_numpy(bce), expected_bce, rtol=1e-6, atol=1e-30)
+        # d BCE / dx = sigmoid(x) - y everywhere, including exactly at x = 0.
+        _, grad = value_and_grad(
+            lambda t, labels=labels: keras.ops.sum(
+                _sigmoid_and_bce_from_logits(keras.ops.convert_to_tensor(labels, t.dtype), t)[1]
+            ),
+            x,
+            dtype="float64",
+        )
+        np.testing.assert_allclose(grad, expected_p - y, rtol=1e-6, atol=1e-12)
