@@ -27,6 +27,8 @@ def _safe_power(base, exponent):
     exponent 0) and the gradient is 0 instead of `exponent * 0 ** (exponent - 1)`,
     which is inf/NaN for exponents below 1.
     """
+    if exponent == 2.0:  # the default gamma: a product, not a pow (TF, torch)
+        return ops.square(base)
     base = ops.maximum(base, 0.0)
     if exponent >= 1.0:
         # exponent * base**(exponent - 1) is finite at 0: no guard, one fused op
