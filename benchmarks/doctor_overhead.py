@@ -1,13 +1,21 @@
-"""Fit-time overhead of the TrainingDoctor callback (issue 6 asks for <= 2%).
+"""Overhead of the TrainingDoctor callback and of the LR finder (issue 8, benchmark 4).
 
-Trains the same model on the same data with and without the doctor, alternating
-the two several times after a warm-up (tracing excluded), and reports the median
-wall time of each and the relative overhead. The doctor's per-batch work is one
-float conversion of the logged loss and a list append; the rest happens at epoch
-ends and at the end of fit.
+TrainingDoctor (issue 6 asks for <= 2% of fit time): trains the same model on
+the same data with and without the doctor, in back-to-back pairs whose order
+alternates, after a warm-up (tracing excluded). Each pair gives a ratio (with /
+without); the median of the pair ratios is robust to load that changes between
+pairs. The doctor's per-batch work is one float conversion of the logged loss
+and a list append, also timed on its own; the rest happens at epoch ends and at
+the end of fit.
+
+LR finder: `find_learning_rate` over `--lr-steps` batches against `fit` over the
+same batches, in the same alternating pairs. It trains with `train_on_batch`
+(one call per learning rate, the loss read back each step to detect divergence)
+and saves and restores the weights and optimizer state, so it costs more per
+batch than `fit`; the table says how much.
 
     KERAS_BACKEND=tensorflow python benchmarks/doctor_overhead.py
-    python benchmarks/doctor_overhead.py --steps 400 --repeats 7 --width 256
+    python benchmarks/doctor_overhead.py --steps 1000 --repeats 9 --width 256
 """
 
 import argparse
@@ -25,10 +33,12 @@ import keras_lossopt  # noqa: E402
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=300, help="batches per fit")
+    parser.add_argument("--steps", type=int, default=1000, help="batches per fit")
+    parser.add_argument("--lr-steps", type=int, default=200,
+                        help="batches of the LR range test")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--width", type=int, default=256, help="hidden units")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9, help="pairs per comparison")
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
@@ -44,36 +54,58 @@ def main():
     model.compile(optimizer="adam",
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 
-    def fit(with_doctor):
+    def fit(with_doctor, steps=args.steps):
         callbacks = [keras_lossopt.callbacks.TrainingDoctor(verbose=0)] if with_doctor else []
         start = time.perf_counter()
-        model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0,
+        model.fit(x[: steps * args.batch_size], y[: steps * args.batch_size],
+                  batch_size=args.batch_size, epochs=1, verbose=0,
                   callbacks=callbacks, shuffle=False)
         return time.perf_counter() - start
 
-    fit(True), fit(False)  # warm-up: tracing and caches
-    plain, doctor = [], []
-    for i in range(args.repeats):
-        order = (False, True) if i % 2 == 0 else (True, False)
-        for with_doctor in order:
-            (doctor if with_doctor else plain).append(fit(with_doctor))
+    def lr_find():
+        start = time.perf_counter()
+        keras_lossopt.find_learning_rate(
+            model, x, y, batch_size=args.batch_size, start_lr=1e-6, end_lr=1e-2,
+            num_steps=args.lr_steps, shuffle=False, stop_on_divergence=False)
+        return time.perf_counter() - start
+
+    def pairs(baseline, candidate):
+        """Alternating back-to-back pairs: (baseline times, candidate times)."""
+        base, cand = [], []
+        for i in range(args.repeats):
+            if i % 2 == 0:
+                base.append(baseline()), cand.append(candidate())
+            else:
+                cand.append(candidate()), base.append(baseline())
+        return base, cand
+
+    def report(name, base, cand, steps):
+        ratios = [c / b for b, c in zip(base, cand)]
+        print(f"{name}:")
+        print(f"  baseline (s):  {[round(t, 3) for t in base]}")
+        print(f"  with it (s):   {[round(t, 3) for t in cand]}")
+        print(f"  median of pair ratios: {100 * (statistics.median(ratios) - 1):+.2f}%  "
+              f"(pair ratios {min(ratios):.3f}..{max(ratios):.3f}); min vs min: "
+              f"{100 * (min(cand) / min(base) - 1):+.2f}%")
+        per_step = (statistics.median(cand) - statistics.median(base)) / steps
+        print(f"  per batch: {per_step * 1e6:+.0f} us on a "
+              f"{statistics.median(base) / steps * 1e6:.0f} us step (medians)")
+
     print(f"backend={keras.backend.backend()} steps={args.steps} batch={args.batch_size} "
-          f"width={args.width} repeats={args.repeats}")
-    print(f"fit without doctor (s): {[round(t, 3) for t in plain]}")
-    print(f"fit with doctor (s):    {[round(t, 3) for t in doctor]}")
-    # On a shared machine the minimum is the least disturbed measurement.
-    for name, pick in (("min", min), ("median", statistics.median)):
-        base, with_doc = pick(plain), pick(doctor)
-        print(f"overhead ({name}): {100 * (with_doc - base) / base:+.2f}%  "
-              f"({(with_doc - base) / args.steps * 1e6:+.0f} us per step; "
-              f"step {base / args.steps * 1e6:.0f} us)")
+          f"width={args.width} repeats={args.repeats} lr_steps={args.lr_steps}")
+    fit(True), fit(False), lr_find()  # warm-up: tracing and caches
+    plain, doctor = pairs(lambda: fit(False), lambda: fit(True))
+    report("TrainingDoctor in fit", plain, doctor, args.steps)
+    plain_lr, finder = pairs(lambda: fit(False, args.lr_steps), lr_find)
+    report(f"find_learning_rate vs fit, {args.lr_steps} batches", plain_lr, finder,
+           args.lr_steps)
 
     # The callback's own per-batch work, timed directly on the logs Keras passes
     # (a backend tensor holding the running mean loss).
     doctor_cb = keras_lossopt.callbacks.TrainingDoctor(verbose=0)
     doctor_cb.set_model(model)
     doctor_cb.on_train_begin()
-    base = min(plain) / args.steps
+    base = statistics.median(plain) / args.steps
     calls = 20000
     # Keras hands batch-end callbacks python floats (it converts the logs first:
     # inline on TensorFlow, in its callback thread on JAX/PyTorch); time the

@@ -37,7 +37,7 @@ def jobs(args):
                 extra = ["--pairwise-batches", "256,1024"]
             yield backend, "loss_step.py", loss + extra + ["--out", args.out], None
     if "doctor" not in args.skip and "tensorflow" in args.backends:
-        doctor = ["--steps", "100", "--repeats", "3"] if quick else []
+        doctor = ["--steps", "100", "--repeats", "3", "--lr-steps", "50"] if quick else []
         yield "tensorflow", "doctor_overhead.py", doctor, "doctor_overhead_tensorflow.md"
 
 
