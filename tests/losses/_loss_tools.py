@@ -11,8 +11,11 @@ def to_numpy(x):
 
 
 def value_and_grad(fn, x, dtype="float32"):
-    """`fn(tensor) -> scalar tensor`; returns (value, d value / d x) as numpy arrays."""
-    x = np.asarray(x, dtype=dtype)
+    """`fn(tensor) -> scalar tensor`; returns (value, d value / d x) as numpy arrays.
+
+    `x` is cast to `dtype` first; `dtype=None` keeps its own.
+    """
+    x = np.asarray(x) if dtype is None else np.asarray(x, dtype=dtype)
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
@@ -35,6 +38,11 @@ def value_and_grad(fn, x, dtype="float32"):
         value.backward()
         return value.detach().cpu().numpy(), xt.grad.detach().cpu().numpy()
     raise NotImplementedError(backend)
+
+
+def grad(fn, x):
+    """d fn / d x at `x` (in its own dtype) as a numpy array, on the current backend."""
+    return value_and_grad(fn, x, dtype=None)[1]
 
 
 def fit_smoke(loss_name, x, y, units, activation=None, epochs=2):

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from keras_lossopt import losses
+from tests.losses._loss_tools import grad as _grad
 from tests.reference import boxes as ref
 
 RNG = np.random.default_rng(11)
@@ -17,25 +18,6 @@ def _np(x):
 def _rtol(got):
     return 1e-5 if np.asarray(got).dtype == np.float64 else 1e-4
 
-
-def _grad(fn, x):
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        x = tf.Variable(x)
-        with tf.GradientTape() as tape:
-            value = fn(x)
-        return tape.gradient(value, x).numpy()
-    if backend == "jax":
-        import jax
-
-        return np.asarray(jax.grad(fn)(x))
-    import torch
-
-    x = torch.tensor(x, requires_grad=True)
-    fn(x).backward()
-    return x.grad.numpy()
 
 
 def _random_boxes(n, seed):

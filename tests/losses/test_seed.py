@@ -6,6 +6,7 @@ import pytest
 from keras import ops
 
 from keras_lossopt import losses
+from tests.losses._loss_tools import grad as _grad
 from tests.losses._loss_tools import value_and_grad
 from tests.reference import seed_losses as ref
 
@@ -240,26 +241,6 @@ def test_config_round_trip_keeps_arguments_and_dtype(loss):
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(loss))
     assert type(restored) is type(loss) and restored.get_config() == config
 
-
-def _grad(fn, x):
-    """Gradient of scalar fn at x, on the current backend."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        x = tf.Variable(x)
-        with tf.GradientTape() as tape:
-            value = fn(x)
-        return tape.gradient(value, x).numpy()
-    if backend == "jax":
-        import jax
-
-        return np.asarray(jax.grad(lambda v: fn(v))(x))
-    import torch
-
-    x = torch.tensor(x, requires_grad=True)
-    fn(x).backward()
-    return x.grad.numpy()
 
 
 @pytest.mark.parametrize(
