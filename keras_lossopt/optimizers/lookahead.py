@@ -1,10 +1,9 @@
 """Lookahead: k fast steps forward, one step back towards slow weights."""
 
-import keras
 from keras import ops
 
 from keras_lossopt import _checks
-from keras_lossopt.optimizers._wrapper import OptimizerWrapper
+from keras_lossopt.optimizers._wrapper import OptimizerWrapper, run_if, traced_on_jax
 from keras_lossopt.registry import register
 
 __all__ = ["Lookahead"]
@@ -131,10 +130,10 @@ class Lookahead(OptimizerWrapper):
         # after `build` are picked up).
         first = ops.equal(self.iterations, 0)
         slows = [self._slow_weights[self._get_variable_index(v)] for v in trainable_variables]
-        if keras.backend.backend() == "jax":
-            # JAX's stateless step: no assignment inside a branch, so the branch
-            # returns the values. A conditional (not `where`) so that the steps
-            # after the first read and write nothing here.
+        if traced_on_jax(first):
+            # No assignment inside a branch here, so the branch returns the
+            # values. A conditional (not `where`) so that the steps after the
+            # first read and write nothing here.
             starts = ops.cond(
                 first,
                 lambda: [ops.copy(v.value) for v in trainable_variables],
@@ -148,13 +147,13 @@ class Lookahead(OptimizerWrapper):
             for var, slow in zip(trainable_variables, slows):
                 self.assign(slow, var)
 
-        ops.cond(first, initialise, lambda: None)
+        run_if(first, initialise)
         return slows
 
     def _after_inner_apply(self, trainable_variables, slows):
         sync = ops.equal(ops.mod(self.inner_optimizer.iterations, self.sync_period), 0)
         alpha = self.slow_step_size
-        if keras.backend.backend() == "jax":
+        if traced_on_jax(sync):
             # The new slow weights come out of a conditional, so the k - 1 steps
             # without a sync only select the variable (13 tensors moved per step
             # around Adam, against 17 with `where`s; benchmarks/README.md).
@@ -177,7 +176,7 @@ class Lookahead(OptimizerWrapper):
                 self.assign(slow, new_slow)
                 self.assign(var, new_slow)
 
-        ops.cond(sync, synchronise, lambda: None)
+        run_if(sync, synchronise)
 
     def get_config(self):
         config = super().get_config()

@@ -1,10 +1,9 @@
 """Stochastic Weight Averaging (SWA): an equal-weight running average of the iterates."""
 
-import keras
 from keras import ops
 
 from keras_lossopt import _checks
-from keras_lossopt.optimizers._wrapper import OptimizerWrapper
+from keras_lossopt.optimizers._wrapper import OptimizerWrapper, run_if, traced_on_jax
 from keras_lossopt.registry import register
 
 __all__ = ["SWA"]
@@ -151,10 +150,10 @@ class SWA(OptimizerWrapper):
         n = ops.floor_divide(ops.maximum(since_start, 0), self.average_period)
         averages = [self._average_weights[self._get_variable_index(v)]
                     for v in trainable_variables]
-        if keras.backend.backend() == "jax":
-            # JAX's stateless step: no assignment inside a branch, so the branch
-            # returns the values; a conditional (not `where`) so that steps without
-            # a snapshot do not touch the averages.
+        if traced_on_jax(snapshot):
+            # No assignment inside a branch here, so the branch returns the
+            # values; a conditional (not `where`) so that steps without a
+            # snapshot do not touch the averages.
             def averaged():
                 out = []
                 for var, average in zip(trainable_variables, averages):
@@ -174,7 +173,7 @@ class SWA(OptimizerWrapper):
                 n_cast = ops.cast(n, average.dtype)
                 self.assign(average, (average * n_cast + var) / (n_cast + 1))
 
-        ops.cond(snapshot, take_snapshot, lambda: None)
+        run_if(snapshot, take_snapshot)
 
     def _averages_for(self, var_list):
         if not self.built:
