@@ -123,27 +123,61 @@ def _shape_bytes(shape_text, min_elements):
     return total
 
 
+def _computations(hlo_text):
+    """{name: body lines} of every computation in an HLO module's text."""
+    bodies, name = {}, None
+    for line in hlo_text.splitlines():
+        header = re.match(r"^(?:ENTRY\s+)?%([\w.\-]+)\s.*\{\s*$", line)
+        if header:
+            name = "ENTRY" if line.startswith("ENTRY") else header.group(1)
+            bodies[name] = []
+        elif line.startswith("}"):
+            name = None
+        elif name is not None:
+            bodies[name].append(line)
+    return bodies
+
+
+def _branches(line):
+    """Names of the branch computations of a `conditional` instruction."""
+    found = re.findall(r"(?:true_computation|false_computation)=%([\w.\-]+)", line)
+    listed = re.search(r"branch_computations=\{([^}]*)\}", line)
+    if listed:
+        found += re.findall(r"%([\w.\-]+)", listed.group(1))
+    return found
+
+
 def hlo_traffic_bytes(hlo_text, min_elements):
-    """Bytes read + written by the top-level kernels of the ENTRY computation.
+    """Bytes read + written per step by the top-level kernels of the ENTRY computation.
 
     Counts every operand and result with at least `min_elements` elements (the
-    full-size tensors; scalars and per-step constants are ignored).
+    full-size tensors; scalars and per-step constants are ignored). A
+    `conditional` counts the traffic inside its cheapest branch, the one the
+    common steps take (e.g. Lookahead's steps without a sync): XLA may copy
+    whole variables there, in the branch that changes nothing.
     """
-    entry = hlo_text[hlo_text.index("\nENTRY"):]
-    entry = entry[: entry.index("\n}")]
-    shapes, total = {}, 0
-    for line in entry.splitlines()[1:]:
-        match = _INSTRUCTION.match(line)
-        if not match:
-            continue
-        name, shape, opcode, operands = match.groups()
-        shapes[name] = shape
-        if opcode in _NO_TRAFFIC:
-            continue
-        total += _shape_bytes(shape, min_elements)
-        for operand in set(re.findall(r"%([\w.\-]+)", operands)):
-            total += _shape_bytes(shapes.get(operand, ""), min_elements)
-    return total
+    bodies = _computations(hlo_text)
+
+    def traffic(lines):
+        shapes, total = {}, 0
+        for line in lines:
+            # Tuple shapes carry /*index=5*/ comments, whose '=' the pattern refuses.
+            match = _INSTRUCTION.match(re.sub(r"/\*.*?\*/", "", line))
+            if not match:
+                continue
+            name, shape, opcode, operands = match.groups()
+            shapes[name] = shape
+            if opcode in _NO_TRAFFIC:
+                continue
+            if opcode == "conditional":
+                total += min(traffic(bodies[b]) for b in _branches(line))
+                continue
+            total += _shape_bytes(shape, min_elements)
+            for operand in set(re.findall(r"%([\w.\-]+)", operands)):
+                total += _shape_bytes(shapes.get(operand, ""), min_elements)
+        return total
+
+    return traffic(bodies["ENTRY"])
 
 
 # --- TensorFlow -----------------------------------------------------------------------
