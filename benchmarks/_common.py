@@ -98,8 +98,10 @@ def git_revision():
             cwd=os.path.dirname(os.path.abspath(__file__)),
         )
         rev = out.stdout.strip()
+        # The result tables themselves change during a run: not a code change.
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ":/",
+             ":(top,exclude)benchmarks/results"],
             capture_output=True, text=True, timeout=10,
             cwd=os.path.dirname(os.path.abspath(__file__)),
         ).stdout.strip()
