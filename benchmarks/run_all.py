@@ -12,6 +12,7 @@ loss_step_<backend>.md and doctor_overhead_tensorflow.md.
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
@@ -74,6 +75,48 @@ def main(argv=None):
             failures.append(f"{script} ({backend})")
     if failures:
         sys.exit("failed: " + ", ".join(failures))
+    if os.path.abspath(args.out) == os.path.join(HERE, "results"):
+        update_readme(args.out)
+
+
+RESULT_FILES = (
+    ("Optimizer step, TensorFlow", "optimizer_step_tensorflow.md"),
+    ("Optimizer step, JAX", "optimizer_step_jax.md"),
+    ("Optimizer step, PyTorch (eager)", "optimizer_step_torch.md"),
+    ("Losses, TensorFlow", "loss_step_tensorflow.md"),
+    ("Losses, JAX", "loss_step_jax.md"),
+    ("Losses, PyTorch (eager)", "loss_step_torch.md"),
+    ("TrainingDoctor and LR finder overhead, TensorFlow", "doctor_overhead_tensorflow.md"),
+)
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def update_readme(results_dir):
+    """Copies the result tables into benchmarks/README.md between its markers.
+
+    Generated, so that the README's tables are always those of the files next to
+    it (the prose above the markers quotes them and is written by hand).
+    """
+    readme = os.path.join(HERE, "README.md")
+    with open(readme) as f:
+        text = f.read()
+    if START not in text or END not in text:
+        return
+    parts = [START, ""]
+    for title, name in RESULT_FILES:
+        path = os.path.join(results_dir, name)
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            body = f.read().split("\n", 1)[1].strip()  # drop the file's own heading
+        # Its sub-headings go two levels down, under this file's "###" title.
+        body = re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + 2) + " ", body,
+                      flags=re.MULTILINE)
+        parts += [f"### {title}", "", body, ""]
+    text = text[: text.index(START)] + "\n".join(parts) + END + text[text.index(END) + len(END):]
+    with open(readme, "w") as f:
+        f.write(text)
+    print(f"updated {readme}")
 
 
 if __name__ == "__main__":
