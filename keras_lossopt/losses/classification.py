@@ -90,47 +90,53 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False,
 
     Equal to `keras.losses.categorical_crossentropy(one_hot(y_true), y_pred,
     label_smoothing=...)`; with `label_smoothing=0` it is Keras's own sparse
-    cross-entropy.
+    cross-entropy. A label outside [0, C) counts as an all-zero one-hot row
+    (only the smoothing term remains), except on PyTorch with
+    `from_logits=True, label_smoothing=0`, where Keras's sparse kernel raises.
     """
     _checks.check_probability("label_smoothing", label_smoothing)
     y_pred = ops.convert_to_tensor(y_pred)
     y_true = _check_sparse_shapes(ops.convert_to_tensor(y_true), y_pred)
     labels = ops.cast(y_true, "int32")
-    # No one-hot tensor: the label's term is gathered and smoothing only needs
-    # the mean over classes, since with q = (1 - s) * onehot(k) + s / C,
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        # Through Keras's categorical cross-entropy on one-hot rows, on purpose:
+        # in a TensorFlow graph it recovers the logits of a softmax output (no
+        # clipping at eps, so a confidently wrong prediction keeps its loss and
+        # gradient), and TensorFlow's fused softmax-CE kernel (value and gradient
+        # in one op) beats a gather in `fit` on CPU, which runs without XLA: 21
+        # vs 49 ms at C = 1000, batch 8192 (benchmarks/).
+        one_hot = ops.one_hot(labels, ops.shape(y_pred)[-1], dtype=y_pred.dtype)
+        return keras.losses.categorical_crossentropy(
+            one_hot, y_pred, from_logits=from_logits, label_smoothing=label_smoothing
+        )
+    # JAX and PyTorch: no one-hot tensor. The label's term is gathered and the
+    # smoothing only needs the mean over classes, since with
+    # q = (1 - s) * onehot(k) + s / C,
     #   -sum_c q_c log p_c = -(1 - s) log p_k - s * mean_c(log p_c).
+    if from_logits and backend == "jax":
+        # log p_c = x_c - logsumexp(x): the loss is lse - (1 - s) x_k - s mean(x)
+        # (the lse's weight is the smoothed row's sum: 1, or s for a label
+        # outside [0, C)). XLA fuses it: 9.9 ms at C = 1000 against 29 ms
+        # through log_softmax and Keras's sparse CE.
+        picked, in_range = _take_label(y_pred, labels)
+        weight = label_smoothing + (1.0 - label_smoothing) * in_range
+        return (weight * ops.logsumexp(y_pred, axis=-1)
+                - (1.0 - label_smoothing) * picked
+                - label_smoothing * ops.mean(y_pred, axis=-1))
     if from_logits:
         if not label_smoothing:
-            # Keras's own (fused) kernel.
+            # Keras's own fused kernel (7.8 vs 21 ms at C = 1000 on PyTorch).
             return ops.sparse_categorical_crossentropy(labels, y_pred, from_logits=True)
-        if keras.backend.backend() == "tensorflow":
-            # TensorFlow's fused softmax cross-entropy kernel (value and gradient
-            # in one op) beats the gather below in `fit` on CPU, which runs
-            # without XLA: 21 vs 49 ms at C = 1000, batch 8192 (benchmarks/).
-            one_hot = ops.one_hot(labels, ops.shape(y_pred)[-1], dtype=y_pred.dtype)
-            return keras.losses.categorical_crossentropy(
-                one_hot, y_pred, from_logits=True, label_smoothing=label_smoothing
-            )
-        if keras.backend.backend() == "jax":
-            # log p_c = x_c - logsumexp(x): the loss is lse - (1 - s) x_k - s mean(x)
-            # (the lse's weight is the smoothed row's sum: 1, or s for a label
-            # outside [0, C)). XLA fuses it: 9.9 ms at C = 1000 against 29 ms
-            # through log_softmax (and Keras's sparse CE).
-            picked, in_range = _take_label(y_pred, labels)
-            weight = label_smoothing + (1.0 - label_smoothing) * in_range
-            return (weight * ops.logsumexp(y_pred, axis=-1)
-                    - (1.0 - label_smoothing) * picked
-                    - label_smoothing * ops.mean(y_pred, axis=-1))
-        # torch (and others): the fused log_softmax kernel; Keras's logsumexp is
-        # composed of several passes there (13.6 vs 34 ms at C = 1000).
+        # PyTorch's fused log_softmax; Keras's logsumexp is several passes there
+        # (13.6 vs 34 ms at C = 1000).
         log_probs = ops.log_softmax(y_pred, axis=-1)
-        return (-(1.0 - label_smoothing) * _take_label(log_probs, labels)[0]
-                - label_smoothing * ops.mean(log_probs, axis=-1))
-    # Probabilities, as Keras's categorical cross-entropy takes them: normalised,
-    # clipped to [eps, 1 - eps], then logged.
-    epsilon = keras.config.epsilon()
-    probs = y_pred / ops.sum(y_pred, axis=-1, keepdims=True)
-    log_probs = ops.log(ops.clip(probs, epsilon, 1.0 - epsilon))
+    else:
+        # Probabilities, as Keras's categorical cross-entropy takes them on these
+        # backends: normalised, clipped to [eps, 1 - eps], then logged.
+        epsilon = keras.config.epsilon()
+        probs = y_pred / ops.sum(y_pred, axis=-1, keepdims=True)
+        log_probs = ops.log(ops.clip(probs, epsilon, 1.0 - epsilon))
     loss = -(1.0 - label_smoothing) * _take_label(log_probs, labels)[0]
     if label_smoothing:
         loss = loss - label_smoothing * ops.mean(log_probs, axis=-1)

@@ -187,6 +187,33 @@ def test_smoothed_sparse_cce_label_outside_classes_counts_like_an_all_zero_one_h
     )
 
 
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_smoothed_sparse_cce_keeps_kerass_softmax_output_handling_in_fit(label_smoothing):
+    # In a TensorFlow graph Keras's cross-entropy recovers the logits of a softmax
+    # output instead of clipping the probability at 1e-7: a confidently wrong
+    # prediction keeps its loss (about 50, not -log(1e-7) = 16.1) and its
+    # gradient. Ours must give what Keras's own losses give, on every backend.
+    x = np.array([[1.0, 0.0]], "float32")
+    labels = np.array([1])
+
+    def evaluate(loss, y):
+        model = keras.Sequential([
+            keras.Input((2,)),
+            keras.layers.Dense(3, activation="softmax", bias_initializer="zeros",
+                               kernel_initializer=keras.initializers.Constant(
+                                   [[50.0, 0.0, 0.0], [0.0, 0.0, 0.0]])),
+        ])
+        model.compile(optimizer="sgd", loss=loss)
+        return model.evaluate(x, y, verbose=0)
+
+    ours = evaluate(losses.SparseCategoricalCrossentropy(label_smoothing=label_smoothing), labels)
+    theirs = evaluate(keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
+                      np.eye(3, dtype="float32")[labels])
+    assert ours == pytest.approx(theirs, rel=1e-5)
+    if keras.backend.backend() == "tensorflow":
+        assert ours > 40.0  # the recovered logits, not the clipped probability
+
+
 def test_smoothed_sparse_cce_rejects_one_hot_labels_with_both_shapes():
     with pytest.raises(ValueError, match=r"y_true.shape=\(3, 4\).*y_pred.shape=\(3, 4\)"):
         losses.SparseCategoricalCrossentropy()(np.eye(4)[:3], np.full((3, 4), 0.25))
