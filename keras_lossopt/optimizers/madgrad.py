@@ -163,12 +163,18 @@ class MADGRAD(keras.optimizers.Optimizer):
 
 
 def _cube_root(x):
-    """The cube root of `x >= 0` as exp(log(x) / 3) (0 at 0).
+    """The cube root of `x >= 0` as exp(log(x) / 3) (0 at 0), in at least float32.
 
-    Same values as `ops.power(x, 1/3)` to a few ulp (max relative difference
-    3.6e-7 in float32), but XLA on CPU lowers a general power to a much slower
-    routine: on 10M float32 values exp/log takes 18.7 ms, power 39.9 ms and
-    `ops.cbrt` 75 ms against 13.4 ms for a plain copy (JAX 0.10, 2-core CPU);
-    a MADGRAD step went from 39 to 15 ms (benchmarks/README.md).
+    Within 1e-6 of the true cube root in float32 on [1e-8, 1e3] (power: 3e-7;
+    4e-6 at the ends of the float32 range), but XLA on CPU lowers a general
+    power to a much slower routine: on 10M float32 values exp/log takes 18.7 ms,
+    power 39.9 ms and `ops.cbrt` 75 ms against 13.4 ms for a plain copy (JAX
+    0.10, 2-core CPU); a MADGRAD step went from 39 to 15 ms (benchmarks/README.md).
+    16-bit inputs are computed in float32 (in their own precision the exp/log
+    form would lose 0.4% / 4% in float16 / bfloat16, power 0.16% / 1.5%).
     """
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    if dtype in ("float16", "bfloat16"):
+        x32 = ops.cast(x, "float32")
+        return ops.cast(ops.exp(ops.log(x32) * (1.0 / 3.0)), dtype)
     return ops.exp(ops.log(x) * ops.cast(1.0 / 3.0, x.dtype))

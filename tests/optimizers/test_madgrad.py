@@ -81,3 +81,19 @@ def test_initial_point_is_recorded_when_built_inside_fit():
     model.fit(np.ones((4, 1), "float32"), np.zeros((4, 3), "float32"), batch_size=1,
               verbose=0)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(opt._x0s[0]), start)
+
+
+@pytest.mark.multibackend
+def test_cube_root_is_accurate_in_every_float_dtype():
+    # exp(log(x) / 3) replaces ops.power(x, 1/3) for speed (benchmarks/README.md);
+    # 16-bit inputs go through float32 so they stay within their own rounding.
+    from keras_lossopt.optimizers.madgrad import _cube_root
+
+    x = np.geomspace(1e-8, 1e3, 2001)
+    for dtype, rtol in (("float32", 2e-6), ("float16", 1e-3), ("bfloat16", 8e-3)):
+        tensor = keras.ops.cast(keras.ops.convert_to_tensor(x.astype("float32")), dtype)
+        exact = np.cbrt(keras.ops.convert_to_numpy(keras.ops.cast(tensor, "float32")).astype("float64"))
+        got = keras.ops.convert_to_numpy(keras.ops.cast(_cube_root(tensor), "float32"))
+        assert keras.backend.standardize_dtype(_cube_root(tensor).dtype) == dtype
+        np.testing.assert_allclose(got, exact, rtol=rtol, err_msg=dtype)
+    assert float(keras.ops.convert_to_numpy(_cube_root(keras.ops.zeros((1,)))[0])) == 0.0
