@@ -174,7 +174,5 @@ def _cube_root(x):
     form would lose 0.4% / 4% in float16 / bfloat16, power 0.16% / 1.5%).
     """
     dtype = keras.backend.standardize_dtype(x.dtype)
-    if dtype in ("float16", "bfloat16"):
-        x32 = ops.cast(x, "float32")
-        return ops.cast(ops.exp(ops.log(x32) * (1.0 / 3.0)), dtype)
-    return ops.exp(ops.log(x) * ops.cast(1.0 / 3.0, x.dtype))
+    wide = ops.cast(x, "float32") if dtype in ("float16", "bfloat16") else x
+    return ops.cast(ops.exp(ops.log(wide) * ops.cast(1.0 / 3.0, wide.dtype)), dtype)
