@@ -42,9 +42,65 @@ _KIND_BASES = {
 }
 
 
+# What a loss is for. The conformance harness, the training doctor and the command
+# line read these from the registry; nothing else keeps a list of loss names.
+LOSS_TASKS = {
+    "regression": "one real-valued target per output; y_pred has y_true's shape",
+    "probabilistic_regression": "y_pred holds a predictive distribution's parameters",
+    "binary": "0/1 labels, one probability or logit per output",
+    "multilabel": "several independent 0/1 labels per sample",
+    "multiclass": "one class per sample (`labels` says how y_true encodes it)",
+    "ordinal": "ordered classes",
+    "distribution": "y_true and y_pred are probability distributions",
+    "metric_learning": "labels or pairs, and embeddings or distances",
+    "detection": "bounding boxes",
+    "segmentation": "a label per pixel",
+}
+# How y_true encodes classes, for the classification tasks.
+LABEL_FORMATS = ("integers", "one_hot")
+
+
+def _loss_metadata(kind, task, labels, inputs):
+    """Validated `(tasks, labels, inputs)` for `register`; every argument names itself."""
+    if kind != "loss":
+        if (task, labels, inputs) != (None, None, None):
+            raise ValueError(
+                "`task`, `labels` and `inputs` describe losses only. Received for a "
+                f"{kind}: task={task!r}, labels={labels!r}, inputs={inputs!r}"
+            )
+        return (), None, None
+    tasks = (task,) if isinstance(task, str) else tuple(task or ())
+    for one in tasks:
+        if one not in LOSS_TASKS:
+            raise ValueError(
+                f"`task` must be one of {sorted(LOSS_TASKS)} (or a tuple of them). "
+                f"Received: task={task!r}"
+            )
+    if labels is not None and labels not in LABEL_FORMATS:
+        raise ValueError(
+            f"`labels` must be one of {LABEL_FORMATS} or None. Received: labels={labels!r}"
+        )
+    pair = isinstance(inputs, tuple) and len(inputs) == 2 and all(
+        isinstance(i, str) for i in inputs
+    )
+    if inputs is not None and not (isinstance(inputs, str) or pair or callable(inputs)):
+        raise ValueError(
+            "`inputs` must be a conformance input family name, a (logits family, "
+            "probabilities family) pair or a sampler function (see keras_lossopt.testing). "
+            f"Received: inputs={inputs!r}"
+        )
+    return tasks, labels, inputs
+
+
 @dataclasses.dataclass(frozen=True)
 class Entry:
-    """One catalogue row: a class and every string that names it."""
+    """One catalogue row: a class, every string that names it, and what it is for.
+
+    Losses also carry `tasks` (keys of `LOSS_TASKS`), `labels` (one of
+    `LABEL_FORMATS` for classification losses, else None) and `inputs` (the
+    sample-input family the conformance checks feed it: a family name of
+    `keras_lossopt.testing`, or a sampler function).
+    """
 
     kind: str
     name: str
@@ -52,6 +108,9 @@ class Entry:
     aliases: tuple = ()
     lookup_class_name: bool = True
     builtin: bool = False  # True when `cls` is Keras's own class.
+    tasks: tuple = ()
+    labels: str = None
+    inputs: object = None
 
     @property
     def names(self):
@@ -202,7 +261,8 @@ def _add_entry(entry, keras_may_resolve=(), serializable=False):
     return entry
 
 
-def register(kind, name=None, aliases=(), lookup_class_name=True):
+def register(kind, name=None, aliases=(), lookup_class_name=True, *, task=None, labels=None,
+             inputs=None):
     """Class decorator: registers a keras_lossopt loss, optimizer or schedule.
 
     Args:
@@ -212,15 +272,26 @@ def register(kind, name=None, aliases=(), lookup_class_name=True):
         aliases: further string names.
         lookup_class_name: also resolve the class name itself (`"RAdam"`) as a
             string. Set False when Keras already uses the class name.
+        task: losses only: what the loss is for, a key of `LOSS_TASKS` or a tuple
+            of them. The training doctor, the command line and the conformance
+            harness read it.
+        labels: losses only: how y_true encodes classes (`"integers"` or
+            `"one_hot"`) for classification losses.
+        inputs: losses only: the conformance input family (see
+            `keras_lossopt.testing`): a family name such as `"regression"`, a
+            name with logits/probabilities variants (`"binary"`: picked by the
+            loss's `from_logits`), a `(logits_family, probabilities_family)` pair, or
+            a sampler `fn(rng, batch) -> (y_true, y_pred)`.
 
     Example:
 
     ```python
-    @register("loss", aliases=("quantile",))
+    @register("loss", aliases=("quantile",), task="regression", inputs="regression")
     class Pinball(FunctionLoss): ...
     ```
     """
     _check_kind(kind)
+    tasks, labels, inputs = _loss_metadata(kind, task, labels, inputs)
 
     def decorator(cls):
         _add_entry(
@@ -230,6 +301,9 @@ def register(kind, name=None, aliases=(), lookup_class_name=True):
                 cls=cls,
                 aliases=tuple(aliases),
                 lookup_class_name=lookup_class_name,
+                tasks=tasks,
+                labels=labels,
+                inputs=inputs,
             ),
             serializable=True,
         )
@@ -238,15 +312,17 @@ def register(kind, name=None, aliases=(), lookup_class_name=True):
     return decorator
 
 
-def register_keras(kind, keras_cls, name, aliases=()):
+def register_keras(kind, keras_cls, name, aliases=(), *, task=None, labels=None, inputs=None):
     """Enters one of Keras's own classes in the catalogue (no copy of it).
 
     `name` is the canonical string (normally one Keras already resolves);
     `aliases` are extra strings that Keras does not resolve (e.g. `"l2"` for mean
     squared error) and that keras_lossopt teaches it. Names Keras already
-    resolves are left to Keras; only the missing ones are installed.
+    resolves are left to Keras; only the missing ones are installed. `task`,
+    `labels` and `inputs` describe a loss as in `register`.
     """
     _check_kind(kind)
+    tasks, labels, inputs = _loss_metadata(kind, task, labels, inputs)
     if not keras_cls.__module__.startswith("keras."):
         raise TypeError(f"register_keras expects a Keras class. Received: {keras_cls!r}")
     entry = Entry(
@@ -256,6 +332,9 @@ def register_keras(kind, keras_cls, name, aliases=()):
         aliases=tuple(aliases),
         lookup_class_name=True,
         builtin=True,
+        tasks=tasks,
+        labels=labels,
+        inputs=inputs,
     )
     own_names = {name, keras_cls.__name__}
     return _add_entry(

@@ -173,3 +173,26 @@ def test_snake_case():
     assert registry.snake_case("PseudoHuber") == "pseudo_huber"
     assert registry.snake_case("GIoULoss") == "g_io_u_loss"
     assert registry.snake_case("NTXent") == "nt_xent"
+
+
+def test_every_loss_says_what_it_is_for():
+    """Task and conformance inputs are written at each definition site, not in a table."""
+    for entry in registry.entries("loss"):
+        assert entry.tasks, f"{entry.name} has no `task`"
+        assert entry.inputs is not None, f"{entry.name} has no `inputs`"
+        if {"multiclass", "ordinal"} & set(entry.tasks):
+            assert entry.labels in registry.LABEL_FORMATS, f"{entry.name} has no `labels`"
+
+
+@pytest.mark.parametrize("bad", [
+    {"task": "regresion"}, {"labels": "onehot"}, {"inputs": 3}, {"inputs": ("a",)},
+])
+def test_loss_metadata_is_validated(bad):
+    key, value = next(iter(bad.items()))
+    with pytest.raises(ValueError, match=rf"{key}={value!r}".replace("(", r"\(").replace(")", r"\)")):
+        registry.register("loss", name="never_registered_loss", **bad)
+
+
+def test_loss_metadata_is_refused_for_optimizers():
+    with pytest.raises(ValueError, match="describe losses only"):
+        registry.register("optimizer", name="never_registered_opt", task="regression")

@@ -96,7 +96,7 @@ def giou_loss(y_true, y_pred, mode="giou", box_format="yxyx"):
     return 1.0 - giou
 
 
-@register("loss", name="giou")
+@register("loss", name="giou", task="detection", inputs="boxes")
 class GIoULoss(FunctionLoss):
     """Generalized IoU loss for bounding-box regression (Rezatofighi et al. 2019; TFA).
 
@@ -152,7 +152,7 @@ def diou_loss(y_true, y_pred, box_format="yxyx"):
     return 1.0 - g["iou"] + ops.divide_no_nan(g["center_dist2"], g["diagonal2"])
 
 
-@register("loss", name="diou")
+@register("loss", name="diou", task="detection", inputs="boxes")
 class DIoULoss(FunctionLoss):
     """Distance-IoU loss for bounding-box regression (Zheng et al. 2020).
 
@@ -215,7 +215,7 @@ def ciou_loss(y_true, y_pred, box_format="yxyx"):
             + alpha * v)
 
 
-@register("loss", name="ciou")
+@register("loss", name="ciou", task="detection", inputs="boxes")
 class CIoULoss(FunctionLoss):
     """Complete-IoU loss: DIoU plus an aspect-ratio consistency term (Zheng et al. 2020).
 

@@ -26,7 +26,8 @@ def sigmoid_cross_entropy(y_true, y_pred, label_smoothing=0.0):
     )
 
 
-@register("loss", aliases=("sigmoid_crossentropy",))
+@register("loss", aliases=("sigmoid_crossentropy",),
+          task=("binary", "multilabel"), inputs="binary_logits")
 class SigmoidCrossEntropy(FunctionLoss):
     """Binary (sigmoid) cross-entropy computed from logits.
 
@@ -157,7 +158,7 @@ def _take_label(values, labels):
 
 
 @register("loss", name="smoothed_sparse_categorical_crossentropy",
-          lookup_class_name=False)
+          lookup_class_name=False, task="multiclass", labels="integers", inputs="sparse")
 class SparseCategoricalCrossentropy(FunctionLoss):
     """Sparse (integer-label) categorical cross-entropy with label smoothing.
 

@@ -100,7 +100,7 @@ def sigmoid_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logit
 
 
 @register("loss", name="sigmoid_focal_crossentropy",
-          aliases=("sigmoid_focal_cross_entropy",))
+          aliases=("sigmoid_focal_cross_entropy",), task=("binary", "multilabel"), inputs="binary")
 class SigmoidFocalCrossEntropy(FunctionLoss):
     """Sigmoid focal loss (TensorFlow Addons' API): cross-entropy that down-weights easy examples.
 
@@ -204,7 +204,8 @@ def sparse_categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0,
 
 
 @register("loss", name="sparse_categorical_focal_crossentropy",
-          aliases=("sparse_focal_crossentropy",))
+          aliases=("sparse_focal_crossentropy",),
+          task="multiclass", labels="integers", inputs="sparse")
 class SparseCategoricalFocalCrossentropy(FunctionLoss):
     """Categorical focal loss for integer labels: the sparse twin of Keras's `CategoricalFocalCrossentropy`.
 
@@ -279,7 +280,8 @@ def poly1_crossentropy(y_true, y_pred, epsilon=1.0, from_logits=False,
     return ce + epsilon * (1.0 - p_t)
 
 
-@register("loss", name="poly_loss", aliases=("poly1", "poly1_crossentropy"))
+@register("loss", name="poly_loss", aliases=("poly1", "poly1_crossentropy"),
+          task="multiclass", labels="one_hot", inputs="categorical")
 class PolyLoss(FunctionLoss):
     """Poly-1 loss: softmax cross-entropy plus `epsilon * (1 - p_t)`.
 
@@ -367,7 +369,8 @@ def asymmetric_loss(y_true, y_pred, gamma_pos=0.0, gamma_neg=4.0, clip=0.05,
     return -ops.sum(loss, axis=-1)
 
 
-@register("loss", name="asymmetric_loss", aliases=("asl",))
+@register("loss", name="asymmetric_loss", aliases=("asl",),
+          task=("multilabel", "binary"), inputs="binary")
 class AsymmetricLoss(FunctionLoss):
     """Asymmetric loss (ASL) for multi-label classification with many negative labels.
 

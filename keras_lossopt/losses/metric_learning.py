@@ -207,7 +207,7 @@ def contrastive_loss(y_true, y_pred, margin=1.0):
     return values
 
 
-@register("loss", name="contrastive")
+@register("loss", name="contrastive", task="metric_learning", inputs="distances")
 class ContrastiveLoss(FunctionLoss):
     """Contrastive loss of (distance, similar?) pairs (Hadsell et al. 2006; TFA).
 
@@ -296,7 +296,8 @@ def triplet_semihard_loss(y_true, y_pred, margin=1.0, distance_metric="L2"):
     return ops.divide_no_nan(total, ops.sum(positive_f))
 
 
-@register("loss", name="triplet_semihard")
+@register("loss", name="triplet_semihard",
+          task="metric_learning", labels="integers", inputs="embeddings")
 class TripletSemiHardLoss(FunctionLoss):
     """Triplet loss with semi-hard negatives mined in the batch (FaceNet; TFA).
 
@@ -380,7 +381,8 @@ def triplet_hard_loss(y_true, y_pred, margin=1.0, soft=False, distance_metric="L
     return ops.mean(per_anchor)
 
 
-@register("loss", name="triplet_hard")
+@register("loss", name="triplet_hard",
+          task="metric_learning", labels="integers", inputs="embeddings")
 class TripletHardLoss(FunctionLoss):
     """Batch-hard triplet loss: hardest positive and hardest negative per anchor (TFA).
 
@@ -475,7 +477,7 @@ def npairs_loss(y_true, y_pred):
     return _soft_target_cross_entropy(targets, logits)
 
 
-@register("loss", name="npairs")
+@register("loss", name="npairs", task="metric_learning", labels="integers", inputs="similarity")
 class NpairsLoss(FunctionLoss):
     """N-pairs loss on a batch similarity matrix (Sohn 2016; TFA).
 
@@ -535,7 +537,7 @@ def npairs_multilabel_loss(y_true, y_pred):
     return _soft_target_cross_entropy(targets, logits)
 
 
-@register("loss", name="npairs_multilabel")
+@register("loss", name="npairs_multilabel", task="metric_learning", inputs="similarity_multilabel")
 class NpairsMultilabelLoss(FunctionLoss):
     """Multi-label N-pairs loss on a batch similarity matrix (Sohn 2016; TFA).
 
@@ -614,7 +616,8 @@ def lifted_struct_loss(y_true, y_pred, margin=1.0):
     return ops.divide_no_nan(0.5 * total, 0.5 * ops.sum(positive_f))
 
 
-@register("loss", name="lifted_struct")
+@register("loss", name="lifted_struct",
+          task="metric_learning", labels="integers", inputs="embeddings")
 class LiftedStructLoss(FunctionLoss):
     """Lifted structured embedding loss over all pairs of the batch (Oh Song 2016; TFA).
 
@@ -696,7 +699,7 @@ def nt_xent_loss(y_true, y_pred, temperature=0.5):
                              ops.sum(positive_f, axis=1))
 
 
-@register("loss", name="nt_xent")
+@register("loss", name="nt_xent", task="metric_learning", labels="integers", inputs="embeddings")
 class NTXent(FunctionLoss):
     """NT-Xent, the normalised temperature-scaled cross-entropy of SimCLR (Chen 2020).
 
@@ -761,7 +764,8 @@ def supervised_contrastive_loss(y_true, y_pred, temperature=0.07):
                               ops.sum(positive_f, axis=1))
 
 
-@register("loss", name="supervised_contrastive", aliases=("supcon",))
+@register("loss", name="supervised_contrastive", aliases=("supcon",),
+          task="metric_learning", labels="integers", inputs="embeddings")
 class SupervisedContrastive(FunctionLoss):
     """Supervised contrastive loss (SupCon, Khosla et al. 2020).
 

@@ -79,7 +79,8 @@ def weighted_kappa_loss(y_true, y_pred, num_classes=None, weightage="quadratic",
     return ops.log(ratio + epsilon)
 
 
-@register("loss", name="weighted_kappa", aliases=("weighted_kappa_loss", "cohen_kappa_loss"))
+@register("loss", name="weighted_kappa", aliases=("weighted_kappa_loss", "cohen_kappa_loss"),
+          task="ordinal", labels="one_hot", inputs="categorical_probabilities")
 class WeightedKappaLoss(keras.losses.Loss):
     """Weighted kappa loss: trains ordinal classifiers to maximise Cohen's weighted kappa.
 

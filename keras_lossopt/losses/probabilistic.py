@@ -75,7 +75,8 @@ def gaussian_nll(y_true, y_pred, epsilon=1e-6, full=False, log_variance=False):
     return ops.mean(per_element, axis=-1)
 
 
-@register("loss", name="gaussian_nll", aliases=("gaussian_negative_log_likelihood",))
+@register("loss", name="gaussian_nll", aliases=("gaussian_negative_log_likelihood",),
+          task="probabilistic_regression", inputs="gaussian")
 class GaussianNLL(FunctionLoss):
     """Gaussian negative log-likelihood: regression that also predicts its own uncertainty.
 
@@ -160,7 +161,8 @@ def tweedie_deviance(y_true, y_pred, power=1.5, log_link=False):
     return ops.mean(per_element, axis=-1)
 
 
-@register("loss", name="tweedie", aliases=("tweedie_deviance",))
+@register("loss", name="tweedie", aliases=("tweedie_deviance",),
+          task="regression", inputs="positive")
 class Tweedie(FunctionLoss):
     """Tweedie loss for non-negative targets with many exact zeros (claims, sales, rainfall).
 
@@ -234,7 +236,8 @@ def jensen_shannon_divergence(y_true, y_pred, from_logits=False):
     return 0.5 * ops.sum(p_term + q_term, axis=-1)
 
 
-@register("loss", name="jensen_shannon", aliases=("jensen_shannon_divergence", "js_divergence"))
+@register("loss", name="jensen_shannon", aliases=("jensen_shannon_divergence", "js_divergence"),
+          task="distribution", inputs=("categorical_logits", "distribution"))
 class JensenShannon(FunctionLoss):
     """Jensen-Shannon divergence between a target and a predicted distribution.
 

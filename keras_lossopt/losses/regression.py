@@ -20,7 +20,8 @@ def mean_squared_error_per_sample(y_true, y_pred):
     return ops.mean(ops.square(y_pred - y_true), axis=-1)
 
 
-@register("loss", name="rmse", aliases=("root_mean_squared_error",))
+@register("loss", name="rmse", aliases=("root_mean_squared_error",),
+          task="regression", inputs="regression")
 class RootMeanSquaredError(FunctionLoss):
     """Root mean squared error: the square root of the (weighted) mean squared error.
 
@@ -81,7 +82,7 @@ def pseudo_huber(y_true, y_pred, delta=1.0):
     return ops.mean(per_element, axis=-1)
 
 
-@register("loss")
+@register("loss", task="regression", inputs="regression")
 class PseudoHuber(FunctionLoss):
     """Pseudo-Huber loss: a smooth blend of squared and absolute error.
 

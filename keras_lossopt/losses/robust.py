@@ -44,7 +44,8 @@ def barron_loss(y_true, y_pred, alpha=1.0, scale=1.0):
     return ops.mean(per_element, axis=-1)
 
 
-@register("loss", name="barron", aliases=("general_robust", "barron_loss"))
+@register("loss", name="barron", aliases=("general_robust", "barron_loss"),
+          task="regression", inputs="regression")
 class BarronLoss(FunctionLoss):
     """Barron's general robust loss: one `alpha` spans L2, Charbonnier, Cauchy, Geman-McClure and Welsch.
 

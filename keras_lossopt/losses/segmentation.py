@@ -73,7 +73,7 @@ def lovasz_hinge(y_true, y_pred, per_image=False, ignore_class=None):
     return losses if per_image else ops.squeeze(losses, 0)
 
 
-@register("loss", name="lovasz_hinge")
+@register("loss", name="lovasz_hinge", task=("segmentation", "binary"), inputs="binary_logits")
 class LovaszHinge(FunctionLoss):
     """Lovász hinge: a convex surrogate of the binary Jaccard (IoU) loss (Berman 2018).
 
@@ -184,7 +184,8 @@ def lovasz_softmax(y_true, y_pred, per_image=False, ignore_class=None, classes="
     return losses if per_image else ops.squeeze(losses, 0)
 
 
-@register("loss", name="lovasz_softmax")
+@register("loss", name="lovasz_softmax",
+          task="segmentation", labels="integers", inputs="pixel_sparse_probabilities")
 class LovaszSoftmax(FunctionLoss):
     """Lovász-Softmax: a surrogate of the mean per-class Jaccard (IoU) loss (Berman 2018).
 

@@ -58,7 +58,7 @@ def sparsemax_loss(y_true, y_pred, from_logits=True):
     return ops.sum(support_sum + label_part, axis=-1)
 
 
-@register("loss", name="sparsemax_loss")
+@register("loss", name="sparsemax_loss", task="multiclass", labels="one_hot", inputs="categorical")
 class SparsemaxLoss(FunctionLoss):
     """Sparsemax loss: the natural loss of a sparsemax output layer (TensorFlow Addons' API).
 

@@ -135,7 +135,8 @@ def bi_tempered_logistic_loss(y_true, y_pred, t1=1.0, t2=1.0, label_smoothing=0.
     return loss + surrogate
 
 
-@register("loss", name="bi_tempered_logistic", aliases=("bi_tempered_logistic_loss",))
+@register("loss", name="bi_tempered_logistic", aliases=("bi_tempered_logistic_loss",),
+          task="multiclass", labels="one_hot", inputs="categorical_logits")
 class BiTemperedLogistic(FunctionLoss):
     """Bi-tempered logistic loss: a noise-robust softmax cross-entropy with two temperatures.
 
