@@ -29,14 +29,16 @@ $(VENV)/.test-installed: setup.cfg pyproject.toml | $(PY)
 demo: $(VENV)/.demo-installed
 	$(VENV)/bin/keras-lossopt lab
 
+# One lint target; `make test` runs it first.
+LINT_PATHS := keras_lossopt tests examples benchmarks
+
 lint: $(VENV)/.test-installed
-	$(PY) -m ruff check keras_lossopt tests examples
+	$(PY) -m ruff check $(LINT_PATHS)
 
 # Each backend's conformance results land here; the last step compares them.
 CONFORMANCE_DIR ?= build/conformance
 
-test: $(VENV)/.test-installed
-	$(PY) -m ruff check keras_lossopt tests examples benchmarks
+test: lint
 	rm -rf $(CONFORMANCE_DIR)
 	KERAS_BACKEND=tensorflow KERAS_LOSSOPT_CONFORMANCE_DIR=$(CONFORMANCE_DIR) $(PY) -m pytest -q -n 2 --durations=15
 	KERAS_BACKEND=jax KERAS_LOSSOPT_CONFORMANCE_DIR=$(CONFORMANCE_DIR) $(PY) -m pytest -q -n 2 -m multibackend tests

@@ -1,4 +1,4 @@
-"""Issue-2 acceptance: compile by string -> fit -> save -> reload in a fresh process
+"""Compile by string -> fit -> save -> reload in a fresh process
 with only `import keras_lossopt` -> fit -> save again, for the seed catalogue."""
 
 import os
