@@ -5,13 +5,12 @@
 saved models that use them reload with no `custom_objects`.
 """
 
-__version__ = "0.1.0"
-
-from keras_lossopt import callbacks, doctor, losses, optimizers, registry, schedules  # noqa: E402
-from keras_lossopt.doctor import check_model, find_learning_rate, recommend  # noqa: E402
-from keras_lossopt.losses import list_losses  # noqa: E402
-from keras_lossopt.optimizers import list_optimizers  # noqa: E402
-from keras_lossopt.schedules import list_schedules  # noqa: E402
+from keras_lossopt import callbacks, doctor, losses, optimizers, registry, schedules
+from keras_lossopt._version import __version__
+from keras_lossopt.doctor import check_model, find_learning_rate, recommend
+from keras_lossopt.losses import list_losses
+from keras_lossopt.optimizers import list_optimizers
+from keras_lossopt.schedules import list_schedules
 
 __all__ = [
     "__version__",

@@ -13,15 +13,8 @@ import os
 import numpy as np
 
 from keras_lossopt.cli._errors import CLIError, missing_extra
+from keras_lossopt.cli.common import DATASETS, TASKS
 
-TASKS = ("regression", "binary", "multiclass")
-
-# Bundled data set -> (task, scikit-learn loader name, description).
-BUILTIN = {
-    "diabetes": ("regression", "load_diabetes", "disease progression, 442 patients x 10 features"),
-    "breast_cancer": ("binary", "load_breast_cancer", "malignant/benign, 569 tumours x 30 features"),
-    "digits": ("multiclass", "load_digits", "handwritten digits 0-9, 1797 images x 64 pixels"),
-}
 _MISSING = {"", "na", "nan", "n/a", "null", "none", "?"}
 
 
@@ -93,13 +86,13 @@ def split_and_scale(name, task, x, y, *, val_fraction=0.2, seed=0, feature_names
 
 def load_builtin(name, *, val_fraction=0.2, seed=0):
     """One of scikit-learn's bundled data sets (no network), split and scaled."""
-    if name not in BUILTIN:
-        raise CLIError(f"Unknown data set {name!r}; choose one of {', '.join(BUILTIN)}.")
+    if name not in DATASETS:
+        raise CLIError(f"Unknown data set {name!r}; choose one of {', '.join(DATASETS)}.")
     try:
         import sklearn.datasets
     except ImportError as error:
         raise missing_extra("scikit-learn", "lab") from error
-    task, loader, _ = BUILTIN[name]
+    task, loader, _ = DATASETS[name]
     bunch = getattr(sklearn.datasets, loader)()
     classes = None
     if task != "regression":

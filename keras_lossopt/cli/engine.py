@@ -3,10 +3,11 @@
 Every run of a task gets the same data split, the same architecture, the same
 seed (so the same initial weights) and the same number of epochs; only the loss
 and the optimizer change. Losses and optimizers are resolved by their string
-names through `keras_lossopt.losses.get` / `keras_lossopt.optimizers.get`.
+names through `keras_lossopt.losses.get` / `keras_lossopt.optimizers.get`, and
+what a loss is for (its tasks, label format and whether it takes logits) comes
+from its registry entry.
 """
 
-import dataclasses
 import math
 import sys
 import time
@@ -14,9 +15,11 @@ import time
 import keras
 import numpy as np
 
-from keras_lossopt import losses as kl_losses
-from keras_lossopt import optimizers as kl_optimizers
+from keras_lossopt import registry
+from keras_lossopt.callbacks import TrainingDoctor
 from keras_lossopt.cli._errors import CLIError
+from keras_lossopt.cli.specs import RunResult, failed_result
+from keras_lossopt.doctor.recommend import recommend
 
 HIDDEN_UNITS = 32
 # None: one compiled call per epoch (steps_per_execution = steps per epoch).
@@ -32,163 +35,86 @@ def steps_per_execution(steps_per_epoch):
     return STEPS_PER_EXECUTION or steps_per_epoch
 
 
-@dataclasses.dataclass
-class LossSpec:
-    """A loss by registered name, with optional hyperparameter overrides."""
-
-    name: str
-    overrides: dict = dataclasses.field(default_factory=dict)
-    label: str = None
-
-    def __post_init__(self):
-        if self.label is None:
-            extra = ", ".join(f"{k}={v}" for k, v in self.overrides.items())
-            self.label = f"{self.name}({extra})" if extra else self.name
-
-    def make(self):
-        return _resolve(kl_losses.get, self.name, self.overrides)
+def loss_entry(spec, loss):
+    """The registry entry of a resolved loss: by the name it was asked for, else by
+    its class (a Keras class asked for by another string). None for a loss the
+    registry does not know (say, a plain Keras function)."""
+    entry = registry.lookup("loss", spec.name)
+    if entry is None:
+        entry = next((e for e in registry.entries("loss") if e.cls is type(loss)), None)
+    return entry
 
 
-@dataclasses.dataclass
-class OptimizerSpec:
-    """An optimizer by registered name, with overrides; `full_batch` trains on
-    the whole training split at each step (batch_size = number of rows)."""
-
-    name: str
-    overrides: dict = dataclasses.field(default_factory=dict)
-    full_batch: bool = False
-    label: str = None
-
-    def __post_init__(self):
-        if self.label is None:
-            self.label = self.name
-
-    def make(self):
-        return _resolve(kl_optimizers.get, self.name, self.overrides)
-
-
-@dataclasses.dataclass
-class TaskPlan:
-    """What to train on one data set: every loss x every optimizer."""
-
-    key: str  # short name used in file names ("regression", "mydata")
-    dataset: object  # cli.data.Dataset
-    losses: list
-    optimizers: list
-    epochs: int
-    batch_size: int
-    goal: float  # metric value to reach (MAE <= goal, or accuracy >= goal)
-
-    @property
-    def metric(self):
-        return "val_mae" if self.dataset.task == "regression" else "val_accuracy"
-
-    @property
-    def n_runs(self):
-        return len(self.losses) * len(self.optimizers)
-
-    def reached(self, value):
-        if value is None or not math.isfinite(value):
-            return False
-        return value <= self.goal if self.dataset.task == "regression" else value >= self.goal
-
-
-@dataclasses.dataclass
-class RunResult:
-    """One finished training run and the numbers the tables and plots show."""
-
-    task: str
-    dataset: str
-    loss: str
-    optimizer: str
-    learning_rate: float
-    batch_size: int
-    epochs: int
-    metric: str
-    goal: float
-    final_val_loss: float
-    best_val_loss: float
-    best_epoch: int
-    final_metric: float
-    best_metric: float
-    epochs_to_goal: int
-    wall_time_s: float
-    doctor: str
-    history: dict
-    doctor_report: dict = None
-    error: str = None  # "ExceptionType: message" when the run failed
-
-    def row(self):
-        """The flat (CSV) form: everything but the per-epoch history."""
-        out = dataclasses.asdict(self)
-        out.pop("history")
-        out.pop("doctor_report")
-        return out
-
-
-def failed_result(plan, loss_spec, optimizer_spec, error):
-    """The RunResult of a run that raised: NaN numbers, doctor "error", the message."""
-    message = (str(error).strip().splitlines() or [""])[0][:300]
-    nan = float("nan")
-    return RunResult(
-        task=plan.dataset.task, dataset=plan.dataset.name, loss=loss_spec.label,
-        optimizer=optimizer_spec.label, learning_rate=None, batch_size=plan.batch_size,
-        epochs=plan.epochs, metric=plan.metric, goal=plan.goal, final_val_loss=nan,
-        best_val_loss=nan, best_epoch=None, final_metric=nan, best_metric=nan,
-        epochs_to_goal=None, wall_time_s=0.0, doctor="error",
-        history={"loss": [], "val_loss": [], plan.metric: []},
-        error=f"{type(error).__name__}: {message}",
-    )
-
-
-def _float_or_none(value):
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _resolve(get, name, overrides):
-    """`get(name)`, then rebuilt from its config with `overrides` applied."""
-    try:
-        obj = get(name)
-    except ValueError as error:
-        raise CLIError(str(error).splitlines()[0]) from error
-    if not overrides:
-        return obj
-    config = obj.get_config()
-    unknown = sorted(set(overrides) - set(config))
-    if unknown:
-        raise CLIError(f"{name!r} has no argument {unknown[0]!r}; it takes "
-                       f"{', '.join(sorted(config))}.")
-    config.update(overrides)
-    return type(obj).from_config(config)
-
-
-def wants_logits(loss):
-    """Whether `loss` expects logits (so the model ends with a linear layer)."""
+def takes_logits(loss, entry):
+    """Whether `loss` expects logits (so the model ends with a linear layer): its
+    `from_logits` setting, or a registry entry whose inputs are logits only."""
     config = loss.get_config() if hasattr(loss, "get_config") else {}
     if config.get("from_logits"):
         return True
-    return type(loss).__name__ == "SigmoidCrossEntropy"
+    inputs = entry.inputs if entry is not None else None
+    return isinstance(inputs, str) and inputs.endswith("_logits")
 
 
-def wants_sparse_labels(loss):
-    """Whether a multiclass loss takes integer labels (else one-hot)."""
-    return "sparse" in type(loss).__name__.lower() or "sparse" in str(
-        getattr(loss, "name", "")).lower()
+def integer_labels(entry):
+    """Whether a classification loss takes integer class labels (else one-hot), as
+    its registry entry says (`labels`)."""
+    return entry is not None and entry.labels == "integers"
 
 
-def check_names(plans):
-    """Resolves every loss and optimizer once, before any training starts."""
+def fits(entry, task):
+    """Whether the loss of `entry` is registered for `task` (unknown losses pass)."""
+    return entry is None or not entry.tasks or task in entry.tasks
+
+
+def _task_mismatch(spec, entry, task):
+    return (f"Loss {spec.name!r} is a {'/'.join(entry.tasks)} loss; task {task!r} needs a "
+            f"{task} loss such as {recommend(task).loss_name} (see keras-lossopt list).")
+
+
+def check_task(spec, entry, task):
+    """A CLIError unless the loss of `spec` (registry `entry`) is registered for `task`."""
+    if not fits(entry, task):
+        raise CLIError(_task_mismatch(spec, entry, task))
+
+
+def check_plans(plans, *, per_task=False):
+    """Resolves every loss and optimizer once, before any training starts, then
+    checks that each loss is registered for its plan's task.
+
+    With `per_task` (the lab, whose `--losses` serve several tasks) each plan keeps
+    the losses registered for its task; a loss that fits no plan, or a plan left
+    with no loss, is an error. Otherwise any mismatch is an error.
+    """
+    entries = {}
     for plan in plans:
         for spec in plan.losses:
-            loss = spec.make()
-            if plan.dataset.task == "binary" and wants_sparse_labels(loss):
-                raise CLIError(f"Loss {spec.name!r} is a multiclass loss; task 'binary' needs "
-                               "a binary loss such as binary_crossentropy.")
+            entries[id(spec)] = loss_entry(spec, spec.make())
         for spec in plan.optimizers:
             spec.make()
+    if not per_task:
+        for plan in plans:
+            for spec in plan.losses:
+                check_task(spec, entries[id(spec)], plan.dataset.task)
+        return plans
+    kept_names, unfit = set(), {}
+    for plan in plans:
+        task = plan.dataset.task
+        kept = [s for s in plan.losses if fits(entries[id(s)], task)]
+        if not kept:
+            first = plan.losses[0]
+            raise CLIError(f"None of the --losses fits task {task!r}: "
+                           f"{_task_mismatch(first, entries[id(first)], task)} "
+                           "Add one, or leave the task out with --tasks.")
+        kept_names.update(s.name for s in kept)
+        unfit.update((s.name, entries[id(s)]) for s in plan.losses
+                     if not fits(entries[id(s)], task))
+        plan.losses = kept
+    for name, entry in unfit.items():
+        if name not in kept_names:
+            tasks = ", ".join(p.dataset.task for p in plans)
+            raise CLIError(f"Loss {name!r} is a {'/'.join(entry.tasks)} loss and fits none "
+                           f"of the tasks run here ({tasks}).")
+    return plans
 
 
 def build_model(dataset, logits):
@@ -207,7 +133,9 @@ def build_model(dataset, logits):
     ])
 
 
-def _labels(dataset, y, sparse):
+def labels_for(dataset, y, sparse):
+    """`y` as the loss wants it: a (n, 1) float column for binary tasks, one-hot rows
+    for a multiclass loss that does not take integer labels."""
     if dataset.task == "binary":
         return y.reshape(-1, 1).astype("float32")
     if dataset.task == "multiclass" and not sparse:
@@ -251,12 +179,15 @@ def _numpy_metric(task, logits, sparse):
 
 
 def make_doctor():
-    """The real `keras_lossopt.callbacks.TrainingDoctor`, or None if not installed."""
-    try:
-        from keras_lossopt.callbacks import TrainingDoctor
-    except ImportError:
-        return None
+    """The `TrainingDoctor` that watches every run (quietly; it never stops one)."""
     return TrainingDoctor(stop_on_fatal=False, verbose=0)
+
+
+def _float_or_none(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _clean(values):
@@ -272,20 +203,21 @@ def train_one(plan, loss_spec, optimizer_spec, *, seed=0, doctor_factory=make_do
     keras.utils.set_random_seed(seed)
     loss = loss_spec.make()
     optimizer = optimizer_spec.make()
-    logits = wants_logits(loss)
-    sparse = wants_sparse_labels(loss)
+    entry = loss_entry(loss_spec, loss)
+    logits = takes_logits(loss, entry)
+    sparse = integer_labels(entry)
     model = build_model(dataset, logits)
     n = len(dataset.x_train)
     batch_size = n if optimizer_spec.full_batch else min(plan.batch_size, n)
     steps = steps_per_execution(math.ceil(n / batch_size))
     model.compile(optimizer=optimizer, loss=loss, steps_per_execution=steps)
     validation = ValidationLogger(
-        dataset.x_val, _labels(dataset, dataset.y_val, sparse), loss, plan.metric,
+        dataset.x_val, labels_for(dataset, dataset.y_val, sparse), loss, plan.metric,
         _numpy_metric(dataset.task, logits, sparse))
     doctor = doctor_factory() if doctor_factory is not None else None
     start = time.perf_counter()
     history = model.fit(
-        dataset.x_train, _labels(dataset, dataset.y_train, sparse),
+        dataset.x_train, labels_for(dataset, dataset.y_train, sparse),
         batch_size=batch_size, epochs=plan.epochs, verbose=0, shuffle=True,
         callbacks=[validation] + ([doctor] if doctor is not None else []),
     ).history

@@ -7,134 +7,96 @@ with every optimizer, tables and plots.
   same with label smoothing 0.1;
 
 each with full-batch gradient descent, SGD with momentum, Adam, RMSprop and
-keras_lossopt's RAdam, Lookahead and Prodigy when they are installed.
+keras_lossopt's RAdam, Lookahead and Prodigy. `--losses` replaces the defaults:
+each task trains the given losses that are registered for it.
 """
 
-import os
+import sys
 import time
 
-from keras_lossopt import registry
-from keras_lossopt.cli import data as lab_data
-from keras_lossopt.cli import engine, plots, report
+from keras_lossopt.cli import common
 from keras_lossopt.cli._errors import CLIError
+from keras_lossopt.cli.specs import LossSpec, OptimizerSpec, TaskPlan
 
-LAB_TASKS = ("regression", "binary", "multiclass")
-
-# task -> (data set, loss specs, epochs, batch size, goal)
+# task -> (data set, epochs, batch size, goal)
 _TASK_SETTINGS = {
     "regression": ("diabetes", 20, 32, 50.0),  # goal: validation MAE <= 50 (target units)
     "binary": ("breast_cancer", 15, 32, 0.95),  # goal: validation accuracy >= 0.95
     "multiclass": ("digits", 12, 64, 0.95),
 }
 
-# Our optimizers join the lab only when they are registered (they land separately).
-_OURS = ("radam", "lookahead", "prodigy")
+
+def add_arguments(parser):
+    parser.add_argument("--out", default="lab-results", help="output folder (default lab-results)")
+    parser.add_argument("--tasks", help=f"comma-separated subset of {','.join(common.TASKS)}")
+    parser.add_argument("--losses", help="comma-separated loss names (replace the defaults; "
+                        "each task trains those registered for it)")
+    parser.add_argument("--optimizers", help="comma-separated optimizer names (replace the "
+                        "defaults)")
+    parser.add_argument("--epochs", type=int, help="epochs per run (default: per task, 12-20)")
+    parser.add_argument("--seed", type=int, default=0, help="default 0")
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument("--no-rosenbrock", action="store_true",
+                        help="skip the optimizer-path plot on the Rosenbrock function")
 
 
 def default_losses(task):
     """The loss specs of a lab task, resolved by name at run time."""
     if task == "regression":
-        return [engine.LossSpec(n) for n in
+        return [LossSpec(n) for n in
                 ("mean_squared_error", "mean_absolute_error", "huber", "pseudo_huber")]
     if task == "binary":
-        focal = ("sigmoid_focal_crossentropy"
-                 if registry.lookup("loss", "sigmoid_focal_crossentropy") is not None
-                 else "binary_focal_crossentropy")
-        return [engine.LossSpec("binary_crossentropy"), engine.LossSpec(focal)]
+        return [LossSpec("binary_crossentropy"), LossSpec("sigmoid_focal_crossentropy")]
     return [
-        engine.LossSpec("sparse_categorical_crossentropy"),
-        engine.LossSpec("smoothed_sparse_categorical_crossentropy", {"label_smoothing": 0.1},
-                        label="sparse_categorical_crossentropy(label_smoothing=0.1)"),
+        LossSpec("sparse_categorical_crossentropy"),
+        LossSpec("smoothed_sparse_categorical_crossentropy", {"label_smoothing": 0.1},
+                 label="sparse_categorical_crossentropy(label_smoothing=0.1)"),
     ]
 
 
-def default_optimizers():
-    """Full-batch GD, SGD with momentum, Adam, RMSprop, and ours when registered."""
-    specs = [
-        engine.OptimizerSpec("gradient_descent", {"learning_rate": 0.1}, full_batch=True,
-                             label="gd (full batch)"),
-        engine.OptimizerSpec("sgd", {"learning_rate": 0.01, "momentum": 0.9},
-                             label="sgd (momentum 0.9)"),
-        engine.OptimizerSpec("adam"),
-        engine.OptimizerSpec("rmsprop"),
-    ]
-    specs += [engine.OptimizerSpec(n) for n in _OURS if registry.lookup("optimizer", n)]
-    return specs
-
-
-def parse_list(text, option):
-    """`"a,b"` -> `["a", "b"]`, rejecting empty items."""
-    items = [item.strip() for item in text.split(",")]
-    if not all(items):
-        raise CLIError(f"{option} takes a comma-separated list of names. Received: "
-                       f"{option}={text!r}")
-    return items
-
-
-def build_plans(tasks=LAB_TASKS, losses=None, optimizers=None, epochs=None, seed=0,
+def build_plans(tasks=common.TASKS, losses=None, optimizers=None, epochs=None, seed=0,
                 val_fraction=0.2):
-    """The lab's TaskPlans; `losses`/`optimizers` (names) filter or replace the defaults."""
+    """The lab's TaskPlans; `losses`/`optimizers` (names) replace the defaults."""
+    from keras_lossopt.cli import data
+
     plans = []
     for task in tasks:
-        if task not in LAB_TASKS:
-            raise CLIError(f"--tasks must name some of {', '.join(LAB_TASKS)}. Received: {task!r}")
+        if task not in common.TASKS:
+            raise CLIError(f"--tasks must name some of {', '.join(common.TASKS)}. "
+                           f"Received: {task!r}")
         name, task_epochs, batch_size, goal = _TASK_SETTINGS[task]
-        dataset = lab_data.load_builtin(name, val_fraction=val_fraction, seed=seed)
+        dataset = data.load_builtin(name, val_fraction=val_fraction, seed=seed)
         task_losses = default_losses(task)
         if losses is not None:
             by_name = {s.name: s for s in task_losses}
-            task_losses = [by_name.get(n, engine.LossSpec(n)) for n in losses]
-        task_optimizers = default_optimizers()
+            task_losses = [by_name.get(n, LossSpec(n)) for n in losses]
+        task_optimizers = common.default_optimizers()
         if optimizers is not None:
             by_name = {}
             for spec in task_optimizers:
                 by_name[spec.name] = spec
                 by_name.setdefault(spec.label.split()[0], spec)
-            task_optimizers = [by_name.get(n, engine.OptimizerSpec(n)) for n in optimizers]
-        plans.append(engine.TaskPlan(
+            task_optimizers = [by_name.get(n, OptimizerSpec(n)) for n in optimizers]
+        plans.append(TaskPlan(
             key=task, dataset=dataset, losses=task_losses, optimizers=task_optimizers,
             epochs=epochs or task_epochs, batch_size=batch_size, goal=goal))
     return plans
 
 
-def write_outputs(out_dir, plans, results, settings, interrupted, *, make_plots=True,
-                  rosenbrock=None, title="keras_lossopt lab"):
-    """results.csv / .md / report.json and the PNGs; returns the written paths."""
-    os.makedirs(out_dir, exist_ok=True)
-    written_plots = []
-    if make_plots:
-        for plan in plans:
-            runs = [r for r in results if (r.task, r.dataset) == (plan.dataset.task,
-                                                                  plan.dataset.name)]
-            if runs:
-                path = os.path.join(out_dir, f"loss_curves_{plan.key}.png")
-                plots.loss_curves(path, runs, f"{plan.key} ({plan.dataset.name}): validation "
-                                  f"loss per epoch, one line per optimizer")
-                written_plots.append(path)
-        if rosenbrock is not None:
-            path = os.path.join(out_dir, "rosenbrock.png")
-            plots.rosenbrock_plot(path, rosenbrock[0])
-            written_plots.append(path)
-    extra = {"rosenbrock": rosenbrock[1]} if rosenbrock is not None else None
-    files = report.write_all(out_dir, results, settings, interrupted, plots=written_plots,
-                             extra=extra, title=title)
-    return files + written_plots
-
-
 def run(args, out=None):
     """Runs the lab for parsed `args`; returns the exit code."""
-    import sys
+    from keras_lossopt.cli import engine, plots
 
     out = out or sys.stdout
-    tasks = parse_list(args.tasks, "--tasks") if args.tasks else list(LAB_TASKS)
-    losses = parse_list(args.losses, "--losses") if args.losses else None
-    optimizers = parse_list(args.optimizers, "--optimizers") if args.optimizers else None
-    if args.epochs is not None and args.epochs < 1:
-        raise CLIError(f"--epochs must be >= 1. Received: --epochs={args.epochs}")
+    tasks = common.parse_list(args.tasks, "--tasks") if args.tasks else list(common.TASKS)
+    losses = common.parse_list(args.losses, "--losses") if args.losses else None
+    optimizers = common.parse_list(args.optimizers, "--optimizers") if args.optimizers else None
+    if args.epochs is not None:
+        common.check_at_least("--epochs", args.epochs)
     if not args.no_plots:
         plots.check_matplotlib()
     plans = build_plans(tasks, losses, optimizers, args.epochs, seed=args.seed)
-    engine.check_names(plans)
+    engine.check_plans(plans, per_task=True)
     settings = {
         "command": "lab", "tasks": tasks, "seed": args.seed, "val_fraction": 0.2,
         "hidden_units": engine.HIDDEN_UNITS,
@@ -155,22 +117,7 @@ def run(args, out=None):
         except KeyboardInterrupt:
             interrupted = True
     settings["total_time_s"] = round(time.perf_counter() - start, 1)
-    files = write_outputs(args.out, plans, results, settings, interrupted,
-                          make_plots=not args.no_plots, rosenbrock=rosenbrock)
-    if results:
-        out.write("\n" + report.text_table(results))
-    out.write(f"Wrote {len(files)} files to {args.out}: "
-              f"{', '.join(os.path.basename(f) for f in files)}\n")
-    return finish(results, interrupted, out)
-
-
-def finish(results, interrupted, out):
-    """Final messages and the exit code (130 after Ctrl-C)."""
-    failed = [r for r in results if r.error]
-    if failed:
-        out.write(f"{len(failed)} of {len(results)} runs failed (doctor column 'error'); "
-                  "their messages are in results.csv and report.json.\n")
-    if interrupted:
-        out.write("Interrupted: kept the results of the finished runs.\n")
-        return 130
-    return 0
+    files = common.write_outputs(args.out, plans, results, settings, interrupted,
+                                 make_plots=not args.no_plots, rosenbrock=rosenbrock)
+    common.summarize(results, files, args.out, out)
+    return common.finish(results, interrupted, out)

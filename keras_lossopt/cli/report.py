@@ -109,15 +109,16 @@ def environment():
     }
 
 
-def _json_safe(value):
+def json_safe(value):
+    """`value` with NaN/inf as None and numpy scalars as Python numbers (strict JSON)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, np.generic):
-        return _json_safe(value.item())
+        return json_safe(value.item())
     return value
 
 
@@ -140,7 +141,7 @@ def write_json(path, results, settings, interrupted, extra=None):
     }
     payload.update(extra or {})
     with open(path, "w", encoding="utf-8") as handle:
-        json.dump(_json_safe(payload), handle, indent=1)
+        json.dump(json_safe(payload), handle, indent=1)
 
 
 def write_markdown(path, results, settings, interrupted, plots=(), title="keras_lossopt lab"):

@@ -8,7 +8,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_lossopt.cli.engine import OptimizerSpec, steps_per_execution
+from keras_lossopt.cli.engine import steps_per_execution
+from keras_lossopt.cli.specs import OptimizerSpec
 
 START = (-1.2, 1.0)  # the classic starting point
 STEPS = 1500

@@ -11,15 +11,18 @@ implicit made explicit (label format, outliers, class imbalance, logits):
     multilabel  multi-hot       binary_crossentropy               sigmoid (K units)
     quantile    -               pinball (quantile) loss           linear
     ordinal     integers        binary_crossentropy on "y > k"    sigmoid (K - 1 units)
+
+Every loss named here is registered in keras_lossopt. The guide itself works on
+names and imports nothing heavy: Keras (and so a backend) is imported only when a
+`Recommendation`'s `loss` or `output_layer()` is first used, which lets the command
+line answer `keras-lossopt recommend` without starting a backend.
 """
 
 import dataclasses
-import inspect
+import functools
 import math
 
-import keras
-
-from keras_lossopt import _checks, registry
+from keras_lossopt import _checks
 
 __all__ = ["Recommendation", "recommend", "guide_table"]
 
@@ -35,8 +38,11 @@ class Recommendation:
         task: the task it was asked for.
         labels: the label format it was asked for (or `None`).
         loss_name: a registered string that `model.compile(loss=...)` resolves.
-        loss: a configured loss instance (use it when `from_logits` is True:
-            the string alone means `from_logits=False`).
+        loss_kwargs: the arguments the recommended loss is built with (such as
+            `from_logits` or the pinball loss's `tau`).
+        loss: (property) the configured loss instance, built on first use (use
+            it when `from_logits` is True: the string alone means
+            `from_logits=False`).
         activation: the output layer's activation (`"linear"`, `"sigmoid"`, ...).
         from_logits: whether the loss must be told that the outputs are logits.
         metrics: metric strings for `model.compile(metrics=...)`.
@@ -48,13 +54,20 @@ class Recommendation:
     task: str
     labels: object
     loss_name: str
-    loss: object
+    loss_kwargs: dict
     activation: str
     from_logits: bool
     metrics: list
     why: str
     units: object = None
     alternatives: list = dataclasses.field(default_factory=list)
+
+    @functools.cached_property
+    def loss(self):
+        """The recommended loss, configured with `loss_kwargs`."""
+        from keras_lossopt import registry
+
+        return registry.lookup("loss", self.loss_name).cls(**self.loss_kwargs)
 
     def output_layer(self, **kwargs):
         """A `keras.layers.Dense` output layer matching the recommendation."""
@@ -63,6 +76,8 @@ class Recommendation:
                 "The number of output units is unknown: pass `num_classes` to "
                 f"`recommend` for task={self.task!r}."
             )
+        import keras
+
         return keras.layers.Dense(self.units, activation=self.activation, **kwargs)
 
     def compile_kwargs(self):
@@ -92,32 +107,6 @@ class Recommendation:
             f"{self.task}: loss={self.loss_name}{logits}, output activation="
             f"{self.activation}, metrics={self.metrics}. {self.why}"
         )
-
-
-def _registered(name):
-    """`name` if keras_lossopt's registry resolves it right now, else None."""
-    entry = registry.lookup("loss", name)
-    return entry.name if entry is not None else None
-
-
-def _instance(name, **kwargs):
-    """An instance of the registered loss `name`, passing only the kwargs it accepts."""
-    entry = registry.lookup("loss", name)
-    if entry is None:
-        return keras.losses.get(name)
-    params = inspect.signature(entry.cls.__init__).parameters
-    accepted = {k: v for k, v in kwargs.items() if k in params}
-    return entry.cls(**accepted)
-
-
-def _quantile_instance(name, quantile):
-    entry = registry.lookup("loss", name)
-    params = inspect.signature(entry.cls.__init__).parameters
-    for arg in ("quantile", "tau", "q", "quantiles"):
-        if arg in params:
-            value = [quantile] if arg == "quantiles" else quantile
-            return entry.cls(**{arg: value})
-    return entry.cls()
 
 
 def recommend(task, labels=None, outliers=False, imbalanced=False, num_classes=None,
@@ -188,33 +177,24 @@ def recommend(task, labels=None, outliers=False, imbalanced=False, num_classes=N
             )
             alternatives = ["mean_absolute_error", "huber"]
         return Recommendation(
-            task, labels, name, _instance(name), "linear", False,
+            task, labels, name, {}, "linear", False,
             ["mean_absolute_error", "root_mean_squared_error"], why,
-            units=num_classes, alternatives=[a for a in alternatives if _registered(a)],
+            units=num_classes, alternatives=alternatives,
         )
 
     if task == "quantile":
-        name = _registered("pinball")
-        if name is not None:
-            loss = _quantile_instance(name, quantile)
-            why = (
-                f"The pinball loss is minimised by the {quantile} quantile of the "
-                "target, so the linear output estimates that quantile."
-            )
-        else:
-            name, loss = "mean_absolute_error", _instance("mean_absolute_error")
-            why = (
-                "No pinball loss is registered, so this falls back to mean absolute "
-                "error, the pinball loss at quantile 0.5 (the median)."
-            )
-        return Recommendation(task, labels, name, loss, "linear", False,
+        why = (
+            f"The pinball loss is minimised by the {quantile} quantile of the "
+            "target, so the linear output estimates that quantile."
+        )
+        return Recommendation(task, labels, "pinball", {"tau": quantile}, "linear", False,
                               ["mean_absolute_error"], why, units=num_classes)
 
     if task in ("binary", "multilabel"):
         if task == "binary" and labels == "one_hot":
             name = "categorical_crossentropy"
             return Recommendation(
-                task, labels, name, _instance(name, from_logits=from_logits),
+                task, labels, name, {"from_logits": from_logits},
                 "linear" if from_logits else "softmax", from_logits,
                 ["categorical_accuracy"],
                 "Two one-hot columns make a two-class categorical problem: "
@@ -228,7 +208,7 @@ def recommend(task, labels=None, outliers=False, imbalanced=False, num_classes=N
             )
         units = 1 if task == "binary" else num_classes
         if imbalanced:
-            name = _registered("sigmoid_focal_crossentropy") or "binary_focal_crossentropy"
+            name = "sigmoid_focal_crossentropy"
             why = (
                 "Focal loss down-weights the many easy examples, so the rare "
                 "class keeps contributing to the gradient."
@@ -246,7 +226,7 @@ def recommend(task, labels=None, outliers=False, imbalanced=False, num_classes=N
             )
             metrics = ["binary_accuracy", "auc"]
         return Recommendation(
-            task, labels, name, _instance(name, from_logits=from_logits),
+            task, labels, name, {"from_logits": from_logits},
             "linear" if from_logits else "sigmoid", from_logits, metrics,
             why + logit_note, units=units, alternatives=alternatives,
         )
@@ -255,15 +235,14 @@ def recommend(task, labels=None, outliers=False, imbalanced=False, num_classes=N
         units = None if num_classes is None else max(num_classes - 1, 1)
         name = "binary_crossentropy"
         return Recommendation(
-            task, labels, name, _instance(name, from_logits=from_logits),
+            task, labels, name, {"from_logits": from_logits},
             "linear" if from_logits else "sigmoid", from_logits, ["mean_absolute_error"],
             "Encode an ordinal label k as K - 1 cumulative targets [y > 0, ..., y > K-2] "
             "and fit one sigmoid per threshold with binary cross-entropy (Frank & Hall "
             "2001; CORAL, Cao et al. 2020); the predicted rank is the number of "
             "probabilities above 0.5." + logit_note,
             units=units, alternatives=[
-                a for a in ("weighted_kappa", "sparse_categorical_crossentropy",
-                            "mean_squared_error") if _registered(a)],
+                "weighted_kappa", "sparse_categorical_crossentropy", "mean_squared_error"],
         )
 
     # multiclass
@@ -275,16 +254,12 @@ def recommend(task, labels=None, outliers=False, imbalanced=False, num_classes=N
         )
         metrics = ["sparse_categorical_accuracy"]
         if imbalanced:
-            focal = _registered("sparse_categorical_focal_crossentropy")
-            if focal is not None:
-                name = focal
-                why = (
-                    "Sparse categorical focal loss takes integer labels and down-weights "
-                    "the many easy examples of the frequent classes."
-                )
-                alternatives = ["sparse_categorical_crossentropy"]
-            else:
-                why += " For imbalance pass class_weight to fit."
+            name = "sparse_categorical_focal_crossentropy"
+            why = (
+                "Sparse categorical focal loss takes integer labels and down-weights "
+                "the many easy examples of the frequent classes."
+            )
+            alternatives = ["sparse_categorical_crossentropy"]
     else:
         if imbalanced:
             name = "categorical_focal_crossentropy"
@@ -300,7 +275,7 @@ def recommend(task, labels=None, outliers=False, imbalanced=False, num_classes=N
             )
         metrics = ["categorical_accuracy"]
     return Recommendation(
-        task, labels, name, _instance(name, from_logits=from_logits),
+        task, labels, name, {"from_logits": from_logits},
         "linear" if from_logits else "softmax", from_logits, metrics, why + logit_note,
         units=num_classes, alternatives=alternatives,
     )

@@ -1,10 +1,28 @@
 """Helpers of the command-line tests: run `main(argv)` in-process, capture output."""
 
+import os
+import pathlib
 import struct
 
 import pytest
 
 from keras_lossopt.cli.main import main
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def launcher_env(**overrides):
+    """`os.environ` for a fresh `keras-lossopt` process of this checkout: the
+    repository root first on PYTHONPATH (so `keras_lossopt_launcher` and this
+    tree's package are imported); an override of None removes the variable."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
 
 
 class Ran:

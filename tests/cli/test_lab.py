@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import keras_lossopt
-from keras_lossopt.cli import data, engine, plots, report, rosenbrock
-from tests.cli.conftest import assert_valid_png, png_size
+from keras_lossopt.cli import data, engine, plots, report, rosenbrock, specs
+from tests.cli.conftest import assert_one_line_error, assert_valid_png, png_size
 
 DOCTOR_CODES = {"healthy", "converged", "diverged", "lr_too_high", "lr_too_low",
                 "plateau_high", "overfitting", "insufficient_data"}
@@ -155,7 +155,7 @@ def test_lr_find_writes_plot_and_suggestion(cli, tmp_path):
     ("sgd", {"learning_rate": 5e-4, "momentum": 0.9}),
 ])
 def test_rosenbrock_walk_is_the_optimizer_update(name, overrides):
-    path = rosenbrock.walk(engine.OptimizerSpec(name, overrides), steps=6)
+    path = rosenbrock.walk(specs.OptimizerSpec(name, overrides), steps=6)
     # numpy reference: w <- w + v with v <- momentum * v - lr * grad(w) (Keras's SGD form;
     # momentum 0 is plain gradient descent), gradient by hand.
     lr, momentum = overrides["learning_rate"], overrides.get("momentum", 0.0)
@@ -174,8 +174,8 @@ def _tiny_regression_plan(epochs=3):
     x = rng.normal(size=(40, 3))
     y = x @ np.array([1.0, -2.0, 0.5]) + 3.0
     dataset = data.split_and_scale("tiny", "regression", x, y, seed=0)
-    return engine.TaskPlan("tiny", dataset, [engine.LossSpec("huber")],
-                           [engine.OptimizerSpec("adam", {"learning_rate": 0.05})],
+    return specs.TaskPlan("tiny", dataset, [specs.LossSpec("huber")],
+                           [specs.OptimizerSpec("adam", {"learning_rate": 0.05})],
                            epochs=epochs, batch_size=8, goal=0.5)
 
 
@@ -228,7 +228,7 @@ class _Stream:
 
 
 def _fake_result(i):
-    return engine.RunResult(
+    return specs.RunResult(
         task="binary", dataset="d", loss="bce", optimizer=f"opt{i}", learning_rate=0.1,
         batch_size=8, epochs=2, metric="val_accuracy", goal=0.9, final_val_loss=0.5,
         best_val_loss=0.4, best_epoch=1, final_metric=0.8, best_metric=0.85,
@@ -254,7 +254,7 @@ def test_progress_lines_and_bar(tty, capsys):
 
 def test_a_failing_run_is_reported_and_the_others_go_on():
     plan = _tiny_regression_plan()
-    plan.optimizers = [engine.OptimizerSpec("adam"), engine.OptimizerSpec("sgd")]
+    plan.optimizers = [specs.OptimizerSpec("adam"), specs.OptimizerSpec("sgd")]
     stream = _Stream(False)
 
     def train(plan, loss_spec, optimizer_spec, **kwargs):
@@ -273,8 +273,7 @@ def test_a_failing_run_is_reported_and_the_others_go_on():
     assert "[2/2]" in stream.text
 
 
-def test_default_lab_plan_uses_what_is_registered():
-    from keras_lossopt import registry
+def test_default_lab_plan():
     from keras_lossopt.cli import lab
 
     plans = lab.build_plans()
@@ -282,15 +281,71 @@ def test_default_lab_plan_uses_what_is_registered():
         ("regression", "diabetes"), ("binary", "breast_cancer"), ("multiclass", "digits")]
     assert [s.name for s in plans[0].losses] == [
         "mean_squared_error", "mean_absolute_error", "huber", "pseudo_huber"]
-    focal = ("sigmoid_focal_crossentropy"
-             if registry.lookup("loss", "sigmoid_focal_crossentropy")
-             else "binary_focal_crossentropy")
-    assert [s.name for s in plans[1].losses] == ["binary_crossentropy", focal]
+    assert [s.name for s in plans[1].losses] == ["binary_crossentropy",
+                                                 "sigmoid_focal_crossentropy"]
     smoothed = plans[2].losses[1].make()
     assert isinstance(smoothed, keras_lossopt.losses.SparseCategoricalCrossentropy)
     assert smoothed.get_config()["label_smoothing"] == 0.1
-    ours = [n for n in ("radam", "lookahead", "prodigy") if registry.lookup("optimizer", n)]
     names = [s.name for s in plans[0].optimizers]
-    assert names == ["gradient_descent", "sgd", "adam", "rmsprop", *ours]
+    assert names == ["gradient_descent", "sgd", "adam", "rmsprop", "radam", "lookahead",
+                     "prodigy"]
     assert [s.full_batch for s in plans[0].optimizers].count(True) == 1
-    engine.check_names(plans)  # every default name resolves
+    engine.check_plans(plans, per_task=True)  # every default name resolves and fits its task
+    assert [len(p.losses) for p in plans] == [4, 2, 2]
+
+
+def test_lab_losses_go_to_the_tasks_they_are_registered_for():
+    from keras_lossopt.cli import lab
+
+    plans = lab.build_plans(losses=["huber", "binary_crossentropy", "poly_loss"])
+    engine.check_plans(plans, per_task=True)
+    assert [[s.name for s in p.losses] for p in plans] == [
+        ["huber"], ["binary_crossentropy"], ["poly_loss"]]
+
+
+@pytest.mark.parametrize("argv, fragments", [
+    # A regression loss on a classification task, and the reverse.
+    (["compare", "--dataset", "breast_cancer", "--losses", "huber"],
+     ["Loss 'huber' is a regression loss; task 'binary' needs a binary loss such as "
+      "binary_crossentropy"]),
+    (["lr-find", "--dataset", "diabetes", "--loss", "binary_crossentropy"],
+     ["is a binary/multilabel loss; task 'regression'"]),
+    # A metric-learning loss has no place in the lab's multiclass task.
+    (["compare", "--dataset", "digits", "--losses", "triplet_semihard"],
+     ["is a metric_learning loss"]),
+    (["lab", "--losses", "huber", "--no-plots"],
+     ["None of the --losses fits task 'binary'", "leave the task out with --tasks"]),
+    (["lab", "--tasks", "binary", "--losses", "binary_crossentropy,huber", "--no-plots"],
+     ["Loss 'huber' is a regression loss and fits none of the tasks run here (binary)"]),
+])
+def test_a_loss_on_a_task_it_is_not_registered_for_is_refused(cli, tmp_path, monkeypatch,
+                                                             argv, fragments):
+    monkeypatch.chdir(tmp_path)
+    assert_one_line_error(cli(*argv, "--no-plots" if argv[0] != "lab" else "-q"), *fragments)
+    assert os.listdir(tmp_path) == []
+
+
+def test_label_format_and_logits_come_from_the_registry():
+    def facts(name, **overrides):
+        spec = specs.LossSpec(name, overrides)
+        loss = spec.make()
+        entry = engine.loss_entry(spec, loss)
+        return engine.integer_labels(entry), engine.takes_logits(loss, entry)
+
+    # "sparse" in a name says nothing: sparsemax takes one-hot labels and logits.
+    assert facts("sparsemax_loss") == (False, True)
+    assert facts("sparse_categorical_crossentropy") == (True, False)
+    assert facts("SparseCategoricalCrossentropy") == (True, False)  # Keras's class name
+    assert facts("categorical_crossentropy", from_logits=True) == (False, True)
+    assert facts("sigmoid_cross_entropy") == (False, True)  # logits by definition
+    assert facts("binary_crossentropy") == (False, False)
+
+
+def test_compare_trains_a_one_hot_loss_whose_name_says_sparse(cli, tmp_path):
+    out = tmp_path / "cmp"
+    ran = cli("compare", "--dataset", "digits", "--losses", "sparsemax_loss", "--optimizers",
+              "adam", "--epochs", "1", "--no-plots", "-q", "--out", out)
+    assert ran.code == 0, ran.err
+    (row,) = read_rows(out / "results.csv")
+    assert row["error"] == "" and row["doctor"] != "error"
+    assert float(row["final_metric"]) > 0.5  # accuracy on digits after one epoch

@@ -1,0 +1,172 @@
+"""What several subcommands share: the tasks and data sets they train on, their
+common options, and the steps around a training run (data, default optimizers,
+the recommended loss, writing the outputs, the exit code).
+
+Imported when the parser is built, so it imports neither Keras nor numpy at
+module level; the helpers that need them import the lab's machinery when called.
+"""
+
+import os
+
+from keras_lossopt.cli._errors import CLIError
+from keras_lossopt.cli.specs import LossSpec, OptimizerSpec
+
+# The tasks the lab, compare and lr-find train (keys of registry.LOSS_TASKS).
+TASKS = ("regression", "binary", "multiclass")
+
+# Bundled data set -> (task, scikit-learn loader name, description).
+DATASETS = {
+    "diabetes": ("regression", "load_diabetes", "disease progression, 442 patients x 10 features"),
+    "breast_cancer": ("binary", "load_breast_cancer", "malignant/benign, 569 tumours x 30 features"),
+    "digits": ("multiclass", "load_digits", "handwritten digits 0-9, 1797 images x 64 pixels"),
+}
+
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+# --- Options ----------------------------------------------------------------------------
+
+
+def add_common_options(parser):
+    """--backend, -q and -v: every command (and the top level) takes them."""
+    parser.add_argument("--backend", choices=BACKENDS,
+                        help="Keras backend to run on (default: $KERAS_BACKEND or tensorflow)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show the backend's start-up and log messages (hidden by default)")
+
+
+def add_data_options(parser, out_default):
+    """The data a command trains on (a CSV or a bundled data set) and where it writes."""
+    group = parser.add_argument_group("data")
+    group.add_argument("--data", metavar="FILE.csv", help="CSV file with a header row")
+    group.add_argument("--target", metavar="COLUMN", help="the column to predict")
+    group.add_argument("--task", choices=TASKS)
+    group.add_argument("--dataset", choices=tuple(DATASETS),
+                       help="use a scikit-learn data set instead of --data")
+    group.add_argument("--val-fraction", type=float, default=0.2,
+                       help="share of rows held out for validation (default 0.2)")
+    group.add_argument("--seed", type=int, default=0, help="split and weight seed (default 0)")
+    parser.add_argument("--batch-size", type=int, default=32, help="default 32")
+    parser.add_argument("--out", default=out_default, help=f"output folder (default {out_default})")
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+
+
+def parse_list(text, option):
+    """`"a,b"` -> `["a", "b"]`, rejecting empty items."""
+    items = [item.strip() for item in text.split(",")]
+    if not all(items):
+        raise CLIError(f"{option} takes a comma-separated list of names. Received: "
+                       f"{option}={text!r}")
+    return items
+
+
+def check_at_least(option, value, minimum=1):
+    """A CLIError unless `value >= minimum` ("--epochs must be >= 1. Received: ...")."""
+    if value < minimum:
+        raise CLIError(f"{option} must be >= {minimum}. Received: {option}={value}")
+
+
+# --- Around a run -----------------------------------------------------------------------
+
+
+def load_data(args):
+    """The Dataset named by --dataset, or read from --data/--target/--task."""
+    from keras_lossopt.cli import data
+
+    if not 0.0 < args.val_fraction < 1.0:
+        raise CLIError(f"--val-fraction must be in (0, 1). Received: "
+                       f"--val-fraction={args.val_fraction}")
+    if args.dataset:
+        if args.data:
+            raise CLIError("Give either --data FILE.csv or --dataset NAME, not both.")
+        dataset = data.load_builtin(args.dataset, val_fraction=args.val_fraction,
+                                    seed=args.seed)
+        if args.task and args.task != dataset.task:
+            raise CLIError(f"Data set {args.dataset!r} is a {dataset.task} task. Received: "
+                           f"--task={args.task}")
+        return dataset
+    missing = [opt for opt, value in (("--data", args.data), ("--target", args.target),
+                                      ("--task", args.task)) if not value]
+    if missing:
+        raise CLIError(f"Missing {', '.join(missing)}: give --data FILE.csv --target COLUMN "
+                       f"--task TASK (or --dataset {'|'.join(DATASETS)}).")
+    return data.read_csv(args.data, args.target, args.task,
+                         val_fraction=args.val_fraction, seed=args.seed)
+
+
+def recommended_loss(task, out):
+    """The LossSpec of the loss selection guide's answer for a task, announced on `out`."""
+    from keras_lossopt.doctor.recommend import recommend
+
+    rec = recommend(task, labels=None if task == "regression" else "integers")
+    out.write(f"Recommended loss for {task}: {rec.loss_name} ({rec.why})\n")
+    config = rec.loss.get_config()
+    default = LossSpec(rec.loss_name).make().get_config()
+    overrides = {k: v for k, v in config.items()
+                 if k in default and k not in ("name", "reduction", "dtype") and default[k] != v}
+    return LossSpec(rec.loss_name, overrides)
+
+
+def default_optimizers():
+    """Full-batch GD, SGD with momentum, Adam, RMSprop, and keras_lossopt's RAdam,
+    Lookahead and Prodigy."""
+    return [
+        OptimizerSpec("gradient_descent", {"learning_rate": 0.1}, full_batch=True,
+                      label="gd (full batch)"),
+        OptimizerSpec("sgd", {"learning_rate": 0.01, "momentum": 0.9},
+                      label="sgd (momentum 0.9)"),
+        OptimizerSpec("adam"),
+        OptimizerSpec("rmsprop"),
+        OptimizerSpec("radam"),
+        OptimizerSpec("lookahead"),
+        OptimizerSpec("prodigy"),
+    ]
+
+
+def write_outputs(out_dir, plans, results, settings, interrupted, *, make_plots=True,
+                  rosenbrock=None, title="keras_lossopt lab"):
+    """results.csv / .md / report.json and the PNGs; returns the written paths."""
+    from keras_lossopt.cli import plots, report
+
+    os.makedirs(out_dir, exist_ok=True)
+    written_plots = []
+    if make_plots:
+        for plan in plans:
+            runs = [r for r in results if (r.task, r.dataset) == (plan.dataset.task,
+                                                                  plan.dataset.name)]
+            if runs:
+                path = os.path.join(out_dir, f"loss_curves_{plan.key}.png")
+                plots.loss_curves(path, runs, f"{plan.key} ({plan.dataset.name}): validation "
+                                  f"loss per epoch, one line per optimizer")
+                written_plots.append(path)
+        if rosenbrock is not None:
+            path = os.path.join(out_dir, "rosenbrock.png")
+            plots.rosenbrock_plot(path, rosenbrock[0])
+            written_plots.append(path)
+    extra = {"rosenbrock": rosenbrock[1]} if rosenbrock is not None else None
+    files = report.write_all(out_dir, results, settings, interrupted, plots=written_plots,
+                             extra=extra, title=title)
+    return files + written_plots
+
+
+def summarize(results, files, out_dir, out):
+    """The results table and the list of written files."""
+    from keras_lossopt.cli import report
+
+    if results:
+        out.write("\n" + report.text_table(results))
+    out.write(f"Wrote {len(files)} files to {out_dir}: "
+              f"{', '.join(os.path.basename(f) for f in files)}\n")
+
+
+def finish(results, interrupted, out):
+    """Final messages and the exit code (130 after Ctrl-C)."""
+    failed = [r for r in results if r.error]
+    if failed:
+        out.write(f"{len(failed)} of {len(results)} runs failed (doctor column 'error'); "
+                  "their messages are in results.csv and report.json.\n")
+    if interrupted:
+        out.write("Interrupted: kept the results of the finished runs.\n")
+        return 130
+    return 0

@@ -1,0 +1,140 @@
+"""What the lab trains, as plain data: losses and optimizers by name, task plans, results.
+
+Nothing here imports Keras: a spec is resolved (`make()`) only when a run starts,
+so the command modules can build their plans while the parser is still cheap.
+"""
+
+import dataclasses
+import math
+
+from keras_lossopt.cli._errors import CLIError
+
+
+@dataclasses.dataclass
+class LossSpec:
+    """A loss by registered name, with optional hyperparameter overrides."""
+
+    name: str
+    overrides: dict = dataclasses.field(default_factory=dict)
+    label: str = None
+
+    def __post_init__(self):
+        if self.label is None:
+            extra = ", ".join(f"{k}={v}" for k, v in self.overrides.items())
+            self.label = f"{self.name}({extra})" if extra else self.name
+
+    def make(self):
+        from keras_lossopt import losses
+
+        return _resolve(losses.get, self.name, self.overrides)
+
+
+@dataclasses.dataclass
+class OptimizerSpec:
+    """An optimizer by registered name, with overrides; `full_batch` trains on
+    the whole training split at each step (batch_size = number of rows)."""
+
+    name: str
+    overrides: dict = dataclasses.field(default_factory=dict)
+    full_batch: bool = False
+    label: str = None
+
+    def __post_init__(self):
+        if self.label is None:
+            self.label = self.name
+
+    def make(self):
+        from keras_lossopt import optimizers
+
+        return _resolve(optimizers.get, self.name, self.overrides)
+
+
+def _resolve(get, name, overrides):
+    """`get(name)`, then rebuilt from its config with `overrides` applied."""
+    try:
+        obj = get(name)
+    except ValueError as error:
+        raise CLIError(str(error).splitlines()[0]) from error
+    if not overrides:
+        return obj
+    config = obj.get_config()
+    unknown = sorted(set(overrides) - set(config))
+    if unknown:
+        raise CLIError(f"{name!r} has no argument {unknown[0]!r}; it takes "
+                       f"{', '.join(sorted(config))}.")
+    config.update(overrides)
+    return type(obj).from_config(config)
+
+
+@dataclasses.dataclass
+class TaskPlan:
+    """What to train on one data set: every loss x every optimizer."""
+
+    key: str  # short name used in file names ("regression", "mydata")
+    dataset: object  # cli.data.Dataset
+    losses: list
+    optimizers: list
+    epochs: int
+    batch_size: int
+    goal: float  # metric value to reach (MAE <= goal, or accuracy >= goal)
+
+    @property
+    def metric(self):
+        return "val_mae" if self.dataset.task == "regression" else "val_accuracy"
+
+    @property
+    def n_runs(self):
+        return len(self.losses) * len(self.optimizers)
+
+    def reached(self, value):
+        if value is None or not math.isfinite(value):
+            return False
+        return value <= self.goal if self.dataset.task == "regression" else value >= self.goal
+
+
+@dataclasses.dataclass
+class RunResult:
+    """One finished training run and the numbers the tables and plots show."""
+
+    task: str
+    dataset: str
+    loss: str
+    optimizer: str
+    learning_rate: float
+    batch_size: int
+    epochs: int
+    metric: str
+    goal: float
+    final_val_loss: float
+    best_val_loss: float
+    best_epoch: int
+    final_metric: float
+    best_metric: float
+    epochs_to_goal: int
+    wall_time_s: float
+    doctor: str
+    history: dict
+    doctor_report: dict = None
+    error: str = None  # "ExceptionType: message" when the run failed
+
+    def row(self):
+        """The flat (CSV) form: everything but the per-epoch history."""
+        out = dataclasses.asdict(self)
+        out.pop("history")
+        out.pop("doctor_report")
+        return out
+
+
+def failed_result(plan, loss_spec, optimizer_spec, error):
+    """The RunResult of a run that raised: NaN numbers, doctor "error", the message."""
+    message = (str(error).strip().splitlines() or [""])[0][:300]
+    nan = float("nan")
+    return RunResult(
+        task=plan.dataset.task, dataset=plan.dataset.name, loss=loss_spec.label,
+        optimizer=optimizer_spec.label, learning_rate=None, batch_size=plan.batch_size,
+        epochs=plan.epochs, metric=plan.metric, goal=plan.goal, final_val_loss=nan,
+        best_val_loss=nan, best_epoch=None, final_metric=nan, best_metric=nan,
+        epochs_to_goal=None, wall_time_s=0.0, doctor="error",
+        history={"loss": [], "val_loss": [], plan.metric: []},
+        error=f"{type(error).__name__}: {message}",
+    )
