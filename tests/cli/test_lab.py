@@ -348,4 +348,4 @@ def test_compare_trains_a_one_hot_loss_whose_name_says_sparse(cli, tmp_path):
     assert ran.code == 0, ran.err
     (row,) = read_rows(out / "results.csv")
     assert row["error"] == "" and row["doctor"] != "error"
-    assert float(row["final_metric"]) > 0.5  # accuracy on digits after one epoch
+    assert float(row["final_metric"]) > 0.2  # accuracy on digits (chance: 0.1) after one epoch
