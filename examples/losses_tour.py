@@ -13,7 +13,8 @@
    8x8 digits; nearest-neighbour accuracy of an 8-D embedding vs PCA to 8-D.
 
 Every loss is given by its registered string name or its class; the data are
-generated (or bundled with scikit-learn) with fixed seeds.
+generated (or bundled with scikit-learn) with fixed seeds. With matplotlib installed,
+one figure per example shows what the numbers say.
 """
 
 import os
@@ -42,7 +43,7 @@ def _mlp(inputs, outputs, hidden=32, activation=None):
     ])
 
 
-def quantile_regression(scale=1.0):
+def quantile_regression(scale=1.0, curves=None):
     print("1. Quantile regression with the pinball loss (tau = 0.1, 0.5, 0.9)")
     rng = np.random.default_rng(SEED)
     x = rng.uniform(-3, 3, size=(2000, 1)).astype("float32")
@@ -66,6 +67,9 @@ def quantile_regression(scale=1.0):
     width = q[:, 2] - q[:, 0]
     near, far = np.abs(x_test[:, 0]) < 1, np.abs(x_test[:, 0]) > 2
     noise = 0.2 + 0.5 * np.abs(x_test[:, 0])
+    if curves is not None:
+        curves["quantile_regression"] = {"x": x_test[:, 0], "y": y_test[:, 0], "q": q,
+                                         "taus": taus}
     print(f"   80% band covers {inside:.0%} of the test targets; mean width "
           f"{width[near].mean():.2f} for |x| < 1 vs {width[far].mean():.2f} for |x| > 2 "
           f"(true noise scale {noise[near].mean():.2f} vs {noise[far].mean():.2f})")
@@ -74,7 +78,7 @@ def quantile_regression(scale=1.0):
             "width_far": float(width[far].mean())}
 
 
-def robust_regression(scale=1.0):
+def robust_regression(scale=1.0, curves=None):
     print("2. Robust regression of y = 2x + 1 with 15% gross outliers")
     rng = np.random.default_rng(SEED)
     n = 400
@@ -91,6 +95,7 @@ def robust_regression(scale=1.0):
         ("barron (alpha=0)", keras_lossopt.losses.BarronLoss(alpha=0.0, scale=0.5)),
     ]
     results = {}
+    lines = {}
     for label, loss in candidates:
         keras.utils.set_random_seed(SEED)
         model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
@@ -101,10 +106,14 @@ def robust_regression(scale=1.0):
         print(f"   {label:20s} slope {w:5.2f} intercept {b:5.2f} "
               f"(truth 2.00, 1.00); mean error on the clean line {error:.2f}")
         results[label.split()[0]] = float(error)
+        lines[label] = (w, b)
+    if curves is not None:
+        curves["robust_regression"] = {"x": x[:, 0], "y": y[:, 0], "outliers": outliers,
+                                       "lines": lines}
     return results
 
 
-def imbalanced_binary(scale=1.0):
+def imbalanced_binary(scale=1.0, curves=None):
     print("3. Imbalanced binary classification (5% positives): BCE vs focal loss")
     from sklearn.metrics import average_precision_score
 
@@ -135,6 +144,9 @@ def imbalanced_binary(scale=1.0):
         precision = np.mean(truth[predicted]) if predicted.any() else float("nan")
         ap = average_precision_score(truth, p)
         results[label] = recall
+        if curves is not None:
+            curves.setdefault("imbalanced_binary", {"truth": truth, "scores": {}})
+            curves["imbalanced_binary"]["scores"][label] = p
         print(f"   {label:27s} recall@0.5 {recall:.2f}  precision@0.5 {precision:.2f}  "
               f"average precision {ap:.2f}")
     bce, focal75 = results["binary_crossentropy"], results["focal (alpha=0.75)"]
@@ -145,7 +157,7 @@ def imbalanced_binary(scale=1.0):
     return results
 
 
-def metric_learning(scale=1.0):
+def metric_learning(scale=1.0, curves=None):
     print("4. Metric learning on scikit-learn's digits: triplet loss, semi-hard mining")
     from sklearn.datasets import load_digits
     from sklearn.decomposition import PCA
@@ -184,6 +196,8 @@ def metric_learning(scale=1.0):
     pca = PCA(n_components=8, random_state=SEED).fit(x_train)
     pca_train, pca_test = pca.transform(x_train), pca.transform(x_test)
     loss_start, loss_end = history.history["loss"][0], history.history["loss"][-1]
+    if curves is not None:
+        curves["metric_learning"] = {"embedding": emb_test, "pca": pca_test, "labels": y_test}
     print(f"   triplet loss {loss_start:.3f} -> {loss_end:.3f} over {epochs} epochs")
     print(f"   1-NN test accuracy: learned 8-D embedding {one_nn_accuracy(emb_train, emb_test):.3f}"
           f" vs PCA to 8-D {one_nn_accuracy(pca_train, pca_test):.3f}")
@@ -195,16 +209,82 @@ def metric_learning(scale=1.0):
             "ratio_pca": float(distance_ratio(pca_test, y_test))}
 
 
-def main(scale=1.0):
-    """Runs the four examples; `scale` multiplies every epoch count (tests use less)."""
+def plot(curves):
+    """One figure per example from the arrays `main(curves=...)` collected (matplotlib)."""
+    import matplotlib.pyplot as plt
+
+    if "quantile_regression" in curves:
+        c = curves["quantile_regression"]
+        fig, ax = plt.subplots(num="quantile_band", figsize=(6.4, 4.0))
+        order = np.argsort(c["x"])
+        ax.scatter(c["x"], c["y"], s=4, color="0.6", label="test targets")
+        for i, tau in enumerate(c["taus"]):
+            ax.plot(c["x"][order], c["q"][order, i], lw=2, label=f"pinball, tau={tau}")
+        ax.set(title="Quantile regression: an 80% band that follows the noise", xlabel="x",
+               ylabel="y")
+        ax.legend(fontsize="small")
+        fig.tight_layout()
+    if "robust_regression" in curves:
+        c = curves["robust_regression"]
+        fig, ax = plt.subplots(num="robust_regression", figsize=(6.4, 4.0))
+        ax.scatter(c["x"][~c["outliers"]], c["y"][~c["outliers"]], s=5, color="0.5",
+                   label="clean points")
+        ax.scatter(c["x"][c["outliers"]], c["y"][c["outliers"]], s=5, color="C3",
+                   label="outliers (15%)")
+        grid = np.linspace(-2, 2, 2)
+        ax.plot(grid, 2 * grid + 1, "k--", lw=1, label="truth y = 2x + 1")
+        for label, (w, b) in c["lines"].items():
+            ax.plot(grid, w * grid + b, lw=2, label=label)
+        ax.set(title="Robust regression: MSE vs Huber vs Barron", xlabel="x", ylabel="y")
+        ax.legend(fontsize="small")
+        fig.tight_layout()
+    if "imbalanced_binary" in curves:
+        from sklearn.metrics import precision_recall_curve
+
+        c = curves["imbalanced_binary"]
+        fig, ax = plt.subplots(num="precision_recall", figsize=(6.4, 4.0))
+        for label, scores in c["scores"].items():
+            precision, recall, _ = precision_recall_curve(c["truth"], scores)
+            ax.plot(recall, precision, lw=2, label=label)
+        ax.set(title="Imbalanced binary (5% positives): precision-recall", xlabel="recall",
+               ylabel="precision")
+        ax.legend(fontsize="small")
+        fig.tight_layout()
+    if "metric_learning" in curves:
+        from sklearn.decomposition import PCA
+
+        c = curves["metric_learning"]
+        fig, axes = plt.subplots(1, 2, num="embedding", figsize=(8.0, 4.0))
+        for ax, key, title in zip(axes, ("embedding", "pca"),
+                                  ("triplet semi-hard embedding", "PCA of the pixels")):
+            xy = PCA(n_components=2, random_state=SEED).fit_transform(c[key])
+            ax.scatter(xy[:, 0], xy[:, 1], c=c["labels"], cmap="tab10", s=6)
+            ax.set(title=f"{title} (2-D projection)", xticks=[], yticks=[])
+        fig.suptitle("Digits test set, coloured by class")
+        fig.tight_layout()
+
+
+def main(scale=1.0, curves=None):
+    """Runs the four examples; `scale` multiplies every epoch count (tests use less).
+
+    Pass a dict as `curves` to collect the arrays that `plot(curves)` draws.
+    """
     start = time.perf_counter()
     results = {}
     for section in (quantile_regression, robust_regression, imbalanced_binary, metric_learning):
-        results[section.__name__] = section(scale)
+        results[section.__name__] = section(scale, curves)
         print()
     print(f"done in {time.perf_counter() - start:.0f} s on the {keras.backend.backend()} backend")
     return results
 
 
 if __name__ == "__main__":
-    main()
+    curves = {}
+    main(curves=curves)
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no figures (pip install keras_lossopt[plot]).")
+    else:
+        plot(curves)
+        plt.show()

@@ -9,6 +9,8 @@ data are generated here (no network), with a fixed seed and a held-out split.
 1. Regression:             loss="mean_squared_error"        vs optimizer="gd",   loss="pseudo_huber"
 2. Binary classification:  loss="binary_crossentropy" + accuracy vs optimizer="gd", loss="sigmoid_cross_entropy" (logits)
 3. Multiclass:             loss="categorical_crossentropy" + accuracy vs optimizer="lamb", loss="smoothed_sparse_categorical_crossentropy"
+
+With matplotlib installed, a figure shows each run's validation loss per epoch.
 """
 
 import os
@@ -67,6 +69,8 @@ RUNS = [
 
 
 def main(epochs=20):
+    """Trains the six runs; returns one dict per run with its validation-loss curve."""
+    runs = []
     print(f"{'task':<11} {'run':<14} {'optimizer':<9} {'loss':<42} {'val loss':>9} {'val metric':>10} {'time':>6}")
     for task, title, optimizer, loss, units, activation, metrics, transform in RUNS:
         (x, y), (x_val, y_val) = make_data(task)
@@ -83,7 +87,33 @@ def main(epochs=20):
         assert val_loss[-1] < val_loss[0], f"{task}/{title}: validation loss did not decrease"
         print(f"{task:<11} {title:<14} {optimizer:<9} {loss:<42} {val_loss[-1]:>9.4f} "
               f"{metric:>10.4f} {seconds:>5.1f}s")
+        runs.append({"task": task, "title": title, "optimizer": optimizer, "loss": loss,
+                     "val_loss": val_loss})
+    return runs
+
+
+def plot(runs):
+    """Validation loss per epoch, one panel per task (needs matplotlib)."""
+    import matplotlib.pyplot as plt
+
+    tasks = list(dict.fromkeys(r["task"] for r in runs))
+    fig, axes = plt.subplots(1, len(tasks), num="validation_loss", figsize=(10.0, 3.4))
+    for ax, task in zip(np.atleast_1d(axes), tasks):
+        for r in (r for r in runs if r["task"] == task):
+            epochs = np.arange(1, len(r["val_loss"]) + 1)
+            ax.plot(epochs, r["val_loss"], lw=2,
+                    label=f"{r['title']}: {r['optimizer']} + {r['loss']}")
+        ax.set(title=task, xlabel="epoch", ylabel="validation loss")
+        ax.legend(fontsize="x-small")
+    fig.tight_layout()
 
 
 if __name__ == "__main__":
-    main()
+    runs = main()
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no figure (pip install keras_lossopt[plot]).")
+    else:
+        plot(runs)
+        plt.show()

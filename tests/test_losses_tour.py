@@ -13,7 +13,8 @@ def test_losses_tour_runs_and_each_example_shows_its_point(capsys):
     spec = importlib.util.spec_from_file_location("losses_tour", EXAMPLE)
     tour = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tour)
-    results = tour.main(scale=0.4)
+    curves = {}
+    results = tour.main(scale=0.4, curves=curves)
     out = capsys.readouterr().out
     assert "1. Quantile regression" in out and "4. Metric learning" in out
 
@@ -31,3 +32,16 @@ def test_losses_tour_runs_and_each_example_shows_its_point(capsys):
     metric = results["metric_learning"]
     assert metric["loss_end"] < metric["loss_start"]
     assert metric["ratio_embedding"] < metric["ratio_pca"]  # tighter classes than PCA
+
+    # The gallery's figures: one per example, drawn from the collected arrays.
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    tour.plot(curves)
+    assert sorted(plt.figure(n).get_label() for n in plt.get_fignums()) == [
+        "embedding", "precision_recall", "quantile_band", "robust_regression"]
+    plt.close("all")
