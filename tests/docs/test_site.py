@@ -177,6 +177,43 @@ OLD_README_HEADINGS = (
 )
 
 
+# Every TensorFlow Addons class the old README's migration tables named.
+OLD_README_TFA_NAMES = (
+    "tfa.losses.ContrastiveLoss",
+    "tfa.losses.GIoULoss",
+    "tfa.losses.LiftedStructLoss",
+    "tfa.losses.NpairsLoss",
+    "tfa.losses.NpairsMultilabelLoss",
+    "tfa.losses.PinballLoss",
+    "tfa.losses.SigmoidFocalCrossEntropy",
+    "tfa.losses.SparsemaxLoss",
+    "tfa.losses.TripletHardLoss",
+    "tfa.losses.TripletSemiHardLoss",
+    "tfa.losses.WeightedKappaLoss",
+    "tfa.losses.X",
+    "tfa.optimizers.AdaBelief",
+    "tfa.optimizers.COCOB",
+    "tfa.optimizers.ConditionalGradient",
+    "tfa.optimizers.CyclicalLearningRate",
+    "tfa.optimizers.ExponentialCyclicalLearningRate",
+    "tfa.optimizers.LazyAdam",
+    "tfa.optimizers.Lookahead",
+    "tfa.optimizers.NovoGrad",
+    "tfa.optimizers.RectifiedAdam",
+    "tfa.optimizers.SWA",
+    "tfa.optimizers.Triangular2CyclicalLearningRate",
+    "tfa.optimizers.TriangularCyclicalLearningRate",
+    "tfa.optimizers.X",
+    "tfa.optimizers.Yogi",
+)
+
+
+def test_every_tensorflow_addons_class_of_the_old_readme_is_in_the_migration_guide(site):
+    text = (site / "guides" / "migrating-from-tfa" / "index.html").read_text()
+    missing = [name for name in OLD_README_TFA_NAMES if name not in text]
+    assert not missing, f"TensorFlow Addons classes missing from the migration guide: {missing}"
+
+
 def _all_headings(site):
     headings = set()
     for path in site.rglob("*.html"):
