@@ -553,7 +553,8 @@ def on_files(files, config):
 _SILENT_FAILURES = (
     (re.compile(r"<blockquote>"), "a block quote (a `>` at the start of a docstring line?)"),
     (re.compile(r"<p>&gt;&gt;&gt;"), "a doctest rendered as a paragraph"),
-    (re.compile(r"<p>(Args|Arguments|Returns|Raises|References|Example|Examples):</p>"),
+    (re.compile(r"(?:<p>|\n)(?:Args|Arguments|Returns|Raises|References|Example|Examples):"
+                r"\s*(?:</p>|\n)"),
      "a docstring section header rendered as text"),
 )
 

@@ -2,7 +2,9 @@
 
 Our docstrings follow Keras's conventions (CONTRIBUTING.md), which differ from the
 Google style that mkdocstrings parses in two ways; both are rewritten here, in the
-documentation build only, so the docstrings (and their doctests) stay as they are:
+documentation build only, so the docstrings (and their doctests) stay as they are.
+A docstring completed at import time is read from the imported object, as `help()`
+shows it.
 
 1. Keras puts a doctest *below* its `Example:` line, not indented under it:
 
@@ -27,6 +29,8 @@ documentation build only, so the docstrings (and their doctests) stay as they ar
    a parameter of the signature, or the build warns (and strict mode fails).
 """
 
+import importlib
+import inspect
 import re
 
 import griffe
@@ -160,6 +164,24 @@ def _signature_names(obj):
     return {p.name for p in parameters}
 
 
+def _runtime_docstring(obj):
+    """The docstring Python itself holds for a class or function, or None.
+
+    Some docstrings are completed at import time (the cyclical schedules share one
+    formula paragraph, inserted into each); the source alone does not have it.
+    """
+    if obj.is_alias or not (obj.is_class or obj.is_function):
+        return None
+    try:
+        target = importlib.import_module(obj.module.path)
+        for part in obj.path[len(obj.module.path) + 1:].split("."):
+            target = getattr(target, part)
+    except Exception:  # not importable here: keep what the source says
+        return None
+    doc = vars(target).get("__doc__") if inspect.isclass(target) else target.__doc__
+    return inspect.cleandoc(doc) if isinstance(doc, str) else None
+
+
 class KerasDocstrings(griffe.Extension):
     """Rewrites every docstring from Keras style to Google style before parsing."""
 
@@ -167,6 +189,9 @@ class KerasDocstrings(griffe.Extension):
         docstring = obj.docstring
         if docstring is None or obj.is_alias:
             return
+        runtime = _runtime_docstring(obj)
+        if runtime and runtime != docstring.value:
+            docstring.value = runtime
         docstring.value = keras_to_google(docstring.value)
         if not (obj.is_class or obj.is_function):
             return

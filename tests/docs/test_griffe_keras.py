@@ -70,3 +70,14 @@ class Opt:
                                              warn_missing_types=False)
     params = [p.name for s in sections if s.kind.value == "parameters" for p in s.value]
     assert params == ["lr", "weight_decay, clipnorm, bogus"]
+
+
+def test_a_docstring_completed_at_import_time_is_read_from_the_object():
+    from keras_lossopt.schedules import cyclical
+
+    module = griffe.load("keras_lossopt.schedules.cyclical")  # static: the source's text
+    assert "{formula}" in module["TriangularCyclicalLearningRate"].docstring.value
+    griffe_keras.KerasDocstrings().on_object(obj=module["TriangularCyclicalLearningRate"])
+    text = module["TriangularCyclicalLearningRate"].docstring.value
+    assert "{formula}" not in text and "cycle = floor" in text
+    assert "{formula}" in cyclical.__loader__.get_source(cyclical.__name__)  # only the source has it

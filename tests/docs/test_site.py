@@ -283,3 +283,14 @@ def test_lab_results_and_conformance_pages_are_in_the_site(site):
     assert (site / "lab" / "results" / "index.html").exists()
     for image in pathlib.Path(ROOT / "docs" / "lab").glob("*.png"):
         assert (site / "lab" / image.name).exists()
+
+
+def test_no_page_shows_a_rendering_mistake(site):
+    # The build warns on these (strict mode fails); a site built elsewhere is checked too.
+    hooks = docs_hooks()
+    found = []
+    for path in site.rglob("*.html"):
+        text = path.read_text()
+        found += [f"{path.relative_to(site)}: {what}" for pattern, what in hooks._SILENT_FAILURES
+                  if pattern.search(text)]
+    assert not found, found
