@@ -34,7 +34,7 @@ def list_optimizers(pattern="*"):
 
     >>> import keras_lossopt
     >>> keras_lossopt.list_optimizers("gradient*")
-    ['gradient_descent']
+    ['gradient_centralization', 'gradient_descent']
     """
     return _registry.names("optimizer", pattern)
 

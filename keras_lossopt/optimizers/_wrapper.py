@@ -1,4 +1,4 @@
-"""Shared machinery of the optimizers that wrap another optimizer (Lookahead, SWA).
+"""Shared machinery of the optimizers that wrap another optimizer (Lookahead, SWA, ...).
 
 Private module (not auto-exported). A wrapper runs Keras's base pipeline itself
 (its own clipping, decoupled weight decay, EMA, gradient accumulation and loss
@@ -16,6 +16,8 @@ import copy
 import warnings
 
 import keras
+
+from keras_lossopt.optimizers._sparse import dense_gradient
 
 __all__ = []
 
@@ -75,6 +77,27 @@ def traced_on_jax(value):
     import jax
 
     return isinstance(value, jax.core.Tracer)
+
+
+def all_reduced_gradients(grads):
+    """The gradients summed over replicas, as the inner optimizer will apply them.
+
+    TensorFlow only does anything: under a `tf.distribute` strategy the wrapper
+    runs in each replica with that replica's gradients, and the inner optimizer
+    sums them (`all_reduce`) before its step. A wrapper whose rule depends on the
+    gradient non-linearly (a sign, a norm) must look at that sum, not at the
+    replica's share; it then passes the replica's own gradients on (scaled, where
+    it changes them), so that the inner sum is what it wants. Elsewhere (one
+    replica, JAX's global arrays, torch) the gradients are returned unchanged.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return grads
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return grads
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, list(grads))
 
 
 def run_if(pred, fn):
@@ -203,3 +226,23 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
                 copy.deepcopy(config["optimizer"]), custom_objects=custom_objects
             )
         return cls(**config)
+
+
+class GradientTransformWrapper(OptimizerWrapper):
+    """Base of the wrappers that change the gradients before the inner step (GC, AGC).
+
+    Subclasses implement `_transform(gradients, trainable_variables)`, which gets
+    dense gradients (an Embedding's IndexedSlices summed into a dense tensor) and
+    returns the gradients to hand to the inner optimizer. They have no state.
+    """
+
+    def _build_wrapper(self, var_list):
+        pass
+
+    def _transform(self, gradients, trainable_variables):
+        raise NotImplementedError
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        trainable_variables = list(trainable_variables)
+        grads = self._transform([dense_gradient(g) for g in grads], trainable_variables)
+        self.inner_optimizer.apply(grads, trainable_variables)

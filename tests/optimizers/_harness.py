@@ -103,20 +103,21 @@ def make_apply(optimizer, variables):
     return lambda grads: optimizer.apply_gradients(zip(grads, variables))
 
 
-def run_keras(optimizer, problems, steps=50):
-    """Trajectories of one `optimizer` updating one float32 variable per problem.
+def run_keras(optimizer, problems, steps=50, dtype="float32"):
+    """Trajectories of one `optimizer` updating one variable per problem (float32 unless
+    `dtype` says otherwise).
 
     All variables are updated by the same `apply_gradients` call each step (cheaper
     than one optimizer per problem). Returns a list of arrays (steps + 1, *shape).
     """
     problems = _as_problems(problems)
-    variables = [keras.Variable(p.x0.astype("float32"), dtype="float32") for p in problems]
-    trajectories = [[p.x0.astype("float32")] for p in problems]
+    variables = [keras.Variable(p.x0.astype(dtype), dtype=dtype) for p in problems]
+    trajectories = [[p.x0.astype(dtype)] for p in problems]
     apply = make_apply(optimizer, variables)
     for _ in range(steps):
         values = [np.asarray(keras.ops.convert_to_numpy(v), dtype=np.float64)
                   for v in variables]
-        grads = [keras.ops.convert_to_tensor(p.grad(x).astype("float32"))
+        grads = [keras.ops.convert_to_tensor(p.grad(x).astype(dtype))
                  for p, x in zip(problems, values)]
         apply(grads)
         for trajectory, v in zip(trajectories, variables):
@@ -143,13 +144,14 @@ def max_relative_error(actual, expected):
     return float(np.max(num / den))
 
 
-def compare_problems(make_optimizer, make_reference, problems=tuple(PROBLEMS), steps=50):
+def compare_problems(make_optimizer, make_reference, problems=tuple(PROBLEMS), steps=50,
+                     dtype="float32"):
     """One Keras optimizer on all `problems` at once, one fresh reference per problem.
 
     Returns {problem name: (max relative error, keras trajectory, reference trajectory)}.
     """
     problems = _as_problems(problems)
-    got = run_keras(make_optimizer(), problems, steps)
+    got = run_keras(make_optimizer(), problems, steps, dtype)
     result = {}
     for problem, keras_trajectory in zip(problems, got):
         want = run_reference(make_reference(), problem, steps)
@@ -165,9 +167,9 @@ def compare(make_optimizer, make_reference, problem, steps=50):
 
 
 def assert_matches(make_optimizer, make_reference, problems=tuple(PROBLEMS), steps=50,
-                   rtol=1e-4):
+                   rtol=1e-4, dtype="float32"):
     """Asserts <= `rtol` relative agreement on every problem and that each one moved."""
-    results = compare_problems(make_optimizer, make_reference, problems, steps)
+    results = compare_problems(make_optimizer, make_reference, problems, steps, dtype)
     errors = {name: err for name, (err, _, _) in results.items()}
     assert max(errors.values()) <= rtol, errors
     for name, (_, got, _) in results.items():
