@@ -277,7 +277,9 @@ class MARS(StepScalarsMixin, Optimizer):
             scale = self.gamma * self.beta_1 / (1.0 - self.beta_1)
             c = ops.add(gradient, ops.multiply(ops.subtract(gradient, g_prev),
                                                ops.convert_to_tensor(scale, dtype=dtype)))
-            c = ops.divide(c, ops.maximum(ops.sqrt(ops.sum(ops.square(c))), 1.0))
+            # c / max(||c||, 1) as a scalar factor, so that XLA fuses it into the
+            # moments' loops instead of writing the clipped c (2 tensors fewer).
+            c = ops.multiply(c, 1.0 / ops.maximum(ops.sqrt(ops.sum(ops.square(c))), 1.0))
             self.assign(g_prev, gradient)
             beta_1, beta_2, weight_decay = self.beta_1, self.beta_2, self.mars_weight_decay
         else:
