@@ -280,7 +280,6 @@ class MARS(StepScalarsMixin, Optimizer):
             # c / max(||c||, 1) as a scalar factor, so that XLA fuses it into the
             # moments' loops instead of writing the clipped c (2 tensors fewer).
             c = ops.multiply(c, 1.0 / ops.maximum(ops.sqrt(ops.sum(ops.square(c))), 1.0))
-            self.assign(g_prev, gradient)
             beta_1, beta_2, weight_decay = self.beta_1, self.beta_2, self.mars_weight_decay
         else:
             c = gradient
@@ -299,6 +298,11 @@ class MARS(StepScalarsMixin, Optimizer):
             v = v_max
         denominator = ops.add(ops.multiply(ops.sqrt(v), inv_sqrt_bc2), ops.convert_to_tensor(self.epsilon, dtype=dtype))
         self.assign_sub(variable, ops.divide(ops.multiply(m, step_size), denominator))
+        if self._takes_mars_step(variable):
+            # g_prev = g, written last and made to depend on the new m (`+ 0 * m`
+            # changes no value while m is finite): XLA then overwrites g_prev in place
+            # instead of copying the old one for c.
+            self.assign(g_prev, ops.add(gradient, ops.multiply(m, ops.convert_to_tensor(0.0, dtype=dtype))))
 
     def get_config(self):
         config = super().get_config()
