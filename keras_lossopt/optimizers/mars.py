@@ -63,7 +63,9 @@ class MARS(StepScalarsMixin, Optimizer):
     step 0): as in the authors' code the 1-D rate is a fixed multiple of the
     current learning rate, so it follows schedules and `ReduceLROnPlateau`.
 
-    Args (the authors' names in brackets):
+    The authors' names of the arguments are in brackets.
+
+    Args:
         learning_rate: [`lr`] float >= 0, a `LearningRateSchedule`, or a callable.
             Defaults to `0.003`.
         beta_1: [`betas[0]`] decay of the first moment, in [0, 1); also sets the
