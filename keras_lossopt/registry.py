@@ -58,6 +58,9 @@ LOSS_TASKS = {
 }
 # How y_true encodes classes, for the classification tasks.
 LABEL_FORMATS = ("integers", "one_hot")
+# Input family names that stand for "<name>_logits" or "<name>_probabilities",
+# picked by the loss's `from_logits` (see `register`'s `inputs` and `input_family`).
+BY_FROM_LOGITS = ("binary", "categorical", "sparse")
 
 
 def _loss_metadata(kind, task, labels, inputs):
@@ -281,7 +284,9 @@ def register(kind, name=None, aliases=(), lookup_class_name=True, *, task=None, 
             `keras_lossopt.testing`): a family name such as `"regression"`, a
             name with logits/probabilities variants (`"binary"`: picked by the
             loss's `from_logits`), a `(logits_family, probabilities_family)` pair, or
-            a sampler `fn(rng, batch) -> (y_true, y_pred)`.
+            a sampler `fn(rng, batch) -> (y_true, y_pred)` (a
+            `keras_lossopt.testing.Family` is one that also carries edge inputs
+            and the activation of the model head that produces `y_pred`).
 
     Example:
 
@@ -366,6 +371,30 @@ def lookup(kind, name):
     """The entry registered under `name` (any of its names), or None."""
     _check_kind(kind)
     return _NAMES[kind].get(name)
+
+
+def lookup_class(kind, cls):
+    """The entry registered for the class `cls` itself, or None."""
+    _check_kind(kind)
+    return next((entry for entry in _ENTRIES[kind].values() if entry.cls is cls), None)
+
+
+def input_family(inputs, from_logits):
+    """The input family name that a loss's `inputs` stands for, given its `from_logits`.
+
+    A `(logits_family, probabilities_family)` pair and the names in
+    `BY_FROM_LOGITS` pick by `from_logits` (`"binary"` -> `"binary_logits"` or
+    `"binary_probabilities"`); another name stands for itself; a sampler function
+    (or None) names no family and gives None.
+
+    >>> input_family("sparse", from_logits=True), input_family("boxes", from_logits=True)
+    ('sparse_logits', 'boxes')
+    """
+    if isinstance(inputs, tuple):
+        return inputs[0] if from_logits else inputs[1]
+    if inputs in BY_FROM_LOGITS:
+        return f"{inputs}_{'logits' if from_logits else 'probabilities'}"
+    return inputs if isinstance(inputs, str) else None
 
 
 def close_matches(kind, name, n=5):
