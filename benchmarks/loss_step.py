@@ -62,21 +62,21 @@ def twin_cases(rng):
         labels, logits = _sparse_inputs(rng, classes)
         cases.append((
             f"SparseCategoricalCrossentropy(label_smoothing=0.1), C={classes}",
-            L.SparseCategoricalCrossentropy(from_logits=True, label_smoothing=0.1),
+            L.SmoothedSparseCategoricalCrossentropy(from_logits=True, label_smoothing=0.1),
             keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             labels, labels, logits,
             "twin has no smoothing (the issue's comparison)",
         ))
         cases.append((
             f"SparseCategoricalCrossentropy(label_smoothing=0.1), C={classes}",
-            L.SparseCategoricalCrossentropy(from_logits=True, label_smoothing=0.1),
+            L.SmoothedSparseCategoricalCrossentropy(from_logits=True, label_smoothing=0.1),
             keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1),
             labels, _one_hot(labels, classes), logits,
             "twin: Keras CE with smoothing on one-hot labels made beforehand",
         ))
         cases.append((
             f"SparseCategoricalCrossentropy(label_smoothing=0), C={classes}",
-            L.SparseCategoricalCrossentropy(from_logits=True),
+            L.SmoothedSparseCategoricalCrossentropy(from_logits=True),
             keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             labels, labels, logits, "same math",
         ))

@@ -8,6 +8,7 @@ name plus each submodule's `__all__` (functional forms).
 import importlib
 import inspect
 import pkgutil
+import warnings
 
 import keras
 
@@ -27,14 +28,48 @@ def import_submodules(package_name, package_path):
 
 
 def public_namespace(kind, package_name, package_path):
-    """The names a public module exports: registered classes and functional forms."""
+    """The names a public module exports: registered classes and functional forms.
+
+    A former name of one of ours (`deprecated_names`) is left out, so that the
+    package's `deprecated_getattr` answers it with a warning.
+    """
     namespace = import_submodules(package_name, package_path)
-    # Keras's classes first, so that one of ours that extends a Keras class of
-    # the same name (e.g. SparseCategoricalCrossentropy with label smoothing)
-    # is the one exported under that name.
-    for entry in sorted(registry.entries(kind), key=lambda e: not e.builtin):
-        namespace[entry.cls.__name__] = entry.cls
+    deprecated = deprecated_names(package_name, package_path)
+    for entry in registry.entries(kind):
+        name = entry.cls.__name__
+        taken = namespace.get(name)
+        if inspect.isclass(taken) and taken is not entry.cls and registry.lookup_class(kind, taken):
+            raise ValueError(f"Two registered {kind} classes are named {name!r}: "
+                             f"{taken.__module__} and {entry.cls.__module__}; rename ours.")
+        if name not in deprecated:
+            namespace[name] = entry.cls
     return namespace
+
+
+def deprecated_names(package_name, package_path):
+    """Former name -> object, from the `DEPRECATED_NAMES` of the package's modules."""
+    found = {}
+    for info in pkgutil.iter_modules(package_path):
+        if not info.name.startswith("_"):
+            module = importlib.import_module(f"{package_name}.{info.name}")
+            found.update(getattr(module, "DEPRECATED_NAMES", {}))
+    return found
+
+
+def deprecated_getattr(module_name, deprecated):
+    """A module `__getattr__` (PEP 562) that serves `deprecated` (former name -> object)
+    with a DeprecationWarning naming the new name."""
+
+    def __getattr__(name):
+        if name not in deprecated:
+            raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+        new = deprecated[name]
+        warnings.warn(f"`{module_name}.{name}` is deprecated; use "
+                      f"`{module_name}.{new.__name__}` (same class, new name).",
+                      DeprecationWarning, stacklevel=2)
+        return new
+
+    return __getattr__
 
 
 def get(kind, identifier, keras_get, keras_deserialize):

@@ -15,6 +15,9 @@ from keras_lossopt.losses.base import FunctionLoss  # noqa: F401  (public base c
 
 _public = _catalogue.public_namespace("loss", __name__, __path__)
 globals().update(_public)
+# Former names (e.g. SparseCategoricalCrossentropy for ours) still resolve, with a warning.
+__getattr__ = _catalogue.deprecated_getattr(
+    __name__, _catalogue.deprecated_names(__name__, __path__))
 
 
 def get(identifier):

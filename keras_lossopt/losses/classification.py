@@ -4,7 +4,7 @@ categorical cross-entropy with label smoothing."""
 import keras
 from keras import ops
 
-from keras_lossopt import _checks
+from keras_lossopt import _catalogue, _checks
 from keras_lossopt.losses.base import FunctionLoss, check_has_batch_axis, prepare
 from keras_lossopt.registry import register
 
@@ -12,7 +12,7 @@ __all__ = [
     "sigmoid_cross_entropy",
     "SigmoidCrossEntropy",
     "sparse_categorical_crossentropy",
-    "SparseCategoricalCrossentropy",
+    "SmoothedSparseCategoricalCrossentropy",
 ]
 
 
@@ -69,7 +69,7 @@ class SigmoidCrossEntropy(FunctionLoss):
 
 
 def _check_sparse_shapes(y_true, y_pred):
-    check_has_batch_axis(y_true, y_pred, "SparseCategoricalCrossentropy")
+    check_has_batch_axis(y_true, y_pred, "SmoothedSparseCategoricalCrossentropy")
     expected = tuple(y_pred.shape[:-1])
     got = tuple(y_true.shape)
     if len(got) == len(expected) + 1 and got[-1] == 1:
@@ -78,7 +78,7 @@ def _check_sparse_shapes(y_true, y_pred):
         a is None or b is None or a == b for a, b in zip(got, expected)
     ):
         raise ValueError(
-            "SparseCategoricalCrossentropy: `y_true` must hold one integer label "
+            "SmoothedSparseCategoricalCrossentropy: `y_true` must hold one integer label "
             "per row of `y_pred` (shape y_pred.shape[:-1], optionally with a "
             f"trailing 1). Received: y_true.shape={got}, y_pred.shape={tuple(y_pred.shape)}"
         )
@@ -158,8 +158,8 @@ def _take_label(values, labels):
 
 
 @register("loss", name="smoothed_sparse_categorical_crossentropy",
-          lookup_class_name=False, task="multiclass", labels="integers", inputs="sparse")
-class SparseCategoricalCrossentropy(FunctionLoss):
+          task="multiclass", labels="integers", inputs="sparse")
+class SmoothedSparseCategoricalCrossentropy(FunctionLoss):
     """Sparse (integer-label) categorical cross-entropy with label smoothing.
 
     Keras's `SparseCategoricalCrossentropy` has no `label_smoothing`; this one
@@ -181,13 +181,13 @@ class SparseCategoricalCrossentropy(FunctionLoss):
         from_logits: whether `y_pred` holds logits. Defaults to `False`.
         label_smoothing: float in [0, 1]. Defaults to `0.0`.
         reduction: Defaults to `"sum_over_batch_size"`.
-        name: Defaults to `"sparse_categorical_crossentropy"`.
+        name: Defaults to `"smoothed_sparse_categorical_crossentropy"`.
         dtype: computation dtype. Defaults to `None` (floatx).
 
     Example:
 
     >>> import keras_lossopt
-    >>> loss = keras_lossopt.losses.SparseCategoricalCrossentropy(label_smoothing=0.1)
+    >>> loss = keras_lossopt.losses.SmoothedSparseCategoricalCrossentropy(label_smoothing=0.1)
     >>> round(float(loss([0], [[0.5, 0.5]])), 4)  # -log(0.5)
     0.6931
 
@@ -198,9 +198,19 @@ class SparseCategoricalCrossentropy(FunctionLoss):
 
     def __init__(self, from_logits=False, label_smoothing=0.0,
                  reduction="sum_over_batch_size",
-                 name="sparse_categorical_crossentropy", dtype=None):
+                 name="smoothed_sparse_categorical_crossentropy", dtype=None):
         _checks.check_probability("label_smoothing", label_smoothing)
         super().__init__(sparse_categorical_crossentropy, name=name,
                          reduction=reduction, dtype=dtype,
                          from_logits=bool(from_logits),
                          label_smoothing=float(label_smoothing))
+
+
+# Until 0.1 this class was exported as `SparseCategoricalCrossentropy`, Keras's
+# class name. The old name still imports (with a DeprecationWarning), and files
+# saved then, which name it "keras_lossopt>SparseCategoricalCrossentropy", still load.
+DEPRECATED_NAMES = {"SparseCategoricalCrossentropy": SmoothedSparseCategoricalCrossentropy}
+__getattr__ = _catalogue.deprecated_getattr(__name__, DEPRECATED_NAMES)
+keras.saving.get_custom_objects()["keras_lossopt>SparseCategoricalCrossentropy"] = (
+    SmoothedSparseCategoricalCrossentropy
+)

@@ -284,7 +284,7 @@ def test_default_lab_plan():
     assert [s.name for s in plans[1].losses] == ["binary_crossentropy",
                                                  "sigmoid_focal_crossentropy"]
     smoothed = plans[2].losses[1].make()
-    assert isinstance(smoothed, keras_lossopt.losses.SparseCategoricalCrossentropy)
+    assert isinstance(smoothed, keras_lossopt.losses.SmoothedSparseCategoricalCrossentropy)
     assert smoothed.get_config()["label_smoothing"] == 0.1
     names = [s.name for s in plans[0].optimizers]
     assert names == ["gradient_descent", "sgd", "adam", "rmsprop", "radam", "lookahead",

@@ -117,7 +117,7 @@ def test_sigmoid_cross_entropy_stable_at_extreme_logits():
     assert np.all(np.isfinite(grad))
 
 
-# --- SparseCategoricalCrossentropy with label smoothing ------------------------------
+# --- SmoothedSparseCategoricalCrossentropy: sparse CE with label smoothing ----------------
 
 
 @pytest.mark.multibackend
@@ -127,7 +127,7 @@ def test_smoothed_sparse_cce_matches_reference(from_logits, label_smoothing):
     labels = RNG.integers(0, 4, size=(7,))
     raw = RNG.normal(size=(7, 4)).astype("float32")
     y_pred = raw if from_logits else _np(ops.softmax(raw))
-    loss = losses.SparseCategoricalCrossentropy(
+    loss = losses.SmoothedSparseCategoricalCrossentropy(
         from_logits=from_logits, label_smoothing=label_smoothing, reduction="none"
     )
     np.testing.assert_allclose(
@@ -140,11 +140,11 @@ def test_smoothed_sparse_cce_matches_reference(from_logits, label_smoothing):
 def test_smoothed_sparse_cce_equals_keras_cce_on_one_hot_and_keras_sparse_without_smoothing():
     labels = RNG.integers(0, 5, size=(8, 1))
     logits = RNG.normal(size=(8, 5)).astype("float32")
-    ours = losses.SparseCategoricalCrossentropy(from_logits=True, label_smoothing=0.2)
+    ours = losses.SmoothedSparseCategoricalCrossentropy(from_logits=True, label_smoothing=0.2)
     theirs = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2)
     one_hot = np.eye(5)[labels[:, 0]]
     assert float(ours(labels, logits)) == pytest.approx(float(theirs(one_hot, logits)), rel=1e-6)
-    plain = losses.SparseCategoricalCrossentropy(from_logits=True)
+    plain = losses.SmoothedSparseCategoricalCrossentropy(from_logits=True)
     keras_sparse = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     assert float(plain(labels, logits)) == pytest.approx(float(keras_sparse(labels, logits)), rel=1e-6)
 
@@ -158,7 +158,7 @@ def test_smoothed_sparse_cce_gradient_and_sequence_labels(from_logits, label_smo
     labels = RNG.integers(0, 5, size=(3, 4))
     raw = RNG.normal(size=(3, 4, 5)).astype("float32")
     y_pred = raw if from_logits else _np(ops.softmax(raw))
-    loss = losses.SparseCategoricalCrossentropy(
+    loss = losses.SmoothedSparseCategoricalCrossentropy(
         from_logits=from_logits, label_smoothing=label_smoothing, reduction="sum"
     )
     value, grad = value_and_grad(lambda x: loss(labels, x), y_pred)
@@ -178,7 +178,7 @@ def test_smoothed_sparse_cce_gradient_and_sequence_labels(from_logits, label_smo
 def test_smoothed_sparse_cce_label_outside_classes_counts_like_an_all_zero_one_hot_row():
     # Same value on every backend (no gather error): only the smoothing term remains.
     logits = RNG.normal(size=(2, 4)).astype("float32")
-    loss = losses.SparseCategoricalCrossentropy(
+    loss = losses.SmoothedSparseCategoricalCrossentropy(
         from_logits=True, label_smoothing=0.2, reduction="none"
     )
     log_p = _np(ops.log_softmax(logits))
@@ -206,7 +206,7 @@ def test_smoothed_sparse_cce_keeps_kerass_softmax_output_handling_in_fit(label_s
         model.compile(optimizer="sgd", loss=loss)
         return model.evaluate(x, y, verbose=0)
 
-    ours = evaluate(losses.SparseCategoricalCrossentropy(label_smoothing=label_smoothing), labels)
+    ours = evaluate(losses.SmoothedSparseCategoricalCrossentropy(label_smoothing=label_smoothing), labels)
     theirs = evaluate(keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
                       np.eye(3, dtype="float32")[labels])
     assert ours == pytest.approx(theirs, rel=1e-5)
@@ -216,7 +216,50 @@ def test_smoothed_sparse_cce_keeps_kerass_softmax_output_handling_in_fit(label_s
 
 def test_smoothed_sparse_cce_rejects_one_hot_labels_with_both_shapes():
     with pytest.raises(ValueError, match=r"y_true.shape=\(3, 4\).*y_pred.shape=\(3, 4\)"):
-        losses.SparseCategoricalCrossentropy()(np.eye(4)[:3], np.full((3, 4), 0.25))
+        losses.SmoothedSparseCategoricalCrossentropy()(np.eye(4)[:3], np.full((3, 4), 0.25))
+
+
+def test_the_former_class_name_still_imports_with_a_deprecation_warning():
+    with pytest.warns(DeprecationWarning, match="SmoothedSparseCategoricalCrossentropy"):
+        from keras_lossopt.losses import SparseCategoricalCrossentropy
+    assert SparseCategoricalCrossentropy is losses.SmoothedSparseCategoricalCrossentropy
+    with pytest.warns(DeprecationWarning):
+        assert (losses.classification.SparseCategoricalCrossentropy
+                is losses.SmoothedSparseCategoricalCrossentropy)
+    # Our namespace no longer exports Keras's class name for our loss.
+    assert "SparseCategoricalCrossentropy" not in losses.__all__
+
+
+def test_a_file_saved_under_the_former_class_name_still_loads(tmp_path):
+    """A .keras file written before the rename names the class
+    "keras_lossopt>SparseCategoricalCrossentropy" (as version 0.1 wrote it)."""
+    import json
+    import zipfile
+
+    x, y = np.ones((4, 3), "float32"), np.array([0, 1, 2, 3])
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4)])
+    loss = losses.SmoothedSparseCategoricalCrossentropy(from_logits=True, label_smoothing=0.1)
+    model.compile(optimizer="adam", loss=loss)
+    model.fit(x, y, verbose=0)
+    model.save(tmp_path / "new.keras")
+    with zipfile.ZipFile(tmp_path / "new.keras") as new, \
+            zipfile.ZipFile(tmp_path / "old.keras", "w") as old:
+        for item in new.infolist():
+            data = new.read(item)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                saved = config["compile_config"]["loss"]
+                assert saved["registered_name"] == "keras_lossopt>SmoothedSparseCategoricalCrossentropy"
+                saved.update(class_name="SparseCategoricalCrossentropy",
+                             registered_name="keras_lossopt>SparseCategoricalCrossentropy")
+                saved["config"]["name"] = "sparse_categorical_crossentropy"
+                data = json.dumps(config)
+            old.writestr(item, data)
+    reloaded = keras.saving.load_model(tmp_path / "old.keras")
+    assert type(reloaded.loss) is losses.SmoothedSparseCategoricalCrossentropy
+    assert reloaded.loss.get_config()["label_smoothing"] == 0.1
+    np.testing.assert_allclose(reloaded.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0),
+                               rtol=1e-6)
 
 
 # --- Shared behaviour -----------------------------------------------------------------
@@ -246,7 +289,7 @@ def test_shape_mismatch_names_both_shapes(loss):
 @pytest.mark.parametrize("bad", [-0.1, 1.5])
 def test_label_smoothing_out_of_range(bad):
     with pytest.raises(ValueError, match=rf"label_smoothing={bad}"):
-        losses.SparseCategoricalCrossentropy(label_smoothing=bad)
+        losses.SmoothedSparseCategoricalCrossentropy(label_smoothing=bad)
     with pytest.raises(ValueError, match=rf"label_smoothing={bad}"):
         losses.SigmoidCrossEntropy(label_smoothing=bad)
 
@@ -257,7 +300,7 @@ def test_label_smoothing_out_of_range(bad):
         losses.RootMeanSquaredError(dtype="float64"),
         losses.PseudoHuber(delta=2.5, reduction="sum", dtype="float64"),
         losses.SigmoidCrossEntropy(label_smoothing=0.1),
-        losses.SparseCategoricalCrossentropy(from_logits=True, label_smoothing=0.3),
+        losses.SmoothedSparseCategoricalCrossentropy(from_logits=True, label_smoothing=0.3),
     ],
 )
 def test_config_round_trip_keeps_arguments_and_dtype(loss):
