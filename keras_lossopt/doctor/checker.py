@@ -61,12 +61,6 @@ class Finding:
 
 # --- What the loss is ------------------------------------------------------------------
 
-_REGRESSION = (
-    "mean_squared_error", "mean_absolute_error", "huber", "log_cosh", "logcosh",
-    "pseudo_huber", "rmse", "root_mean_squared_error", "mean_squared_logarithmic_error",
-    "mean_absolute_percentage_error", "mse", "mae", "pinball", "quantile",
-)
-
 
 @dataclasses.dataclass
 class LossInfo:
@@ -75,16 +69,51 @@ class LossInfo:
     from_logits: bool
 
 
-def _normalise(name):
-    name = registry.snake_case(name) if any(c.isupper() for c in name) else name
-    return name.replace("cross_entropy", "crossentropy").lower()
+_CLASSIFICATION_KINDS = {"integers": "sparse", "one_hot": "categorical"}
+
+
+def _kind(entry, family):
+    """The checker's kind of a registered loss, from its task, labels and input family.
+
+    "binary", "categorical" and "sparse" are the losses on probabilities or
+    logits (the input family is a `_logits` / `_probabilities` one), for which
+    the output activation and `from_logits` must agree.
+    """
+    tasks = set(entry.tasks)
+    if "regression" in tasks:
+        return "regression"
+    if not (isinstance(family, str) and family.endswith(("_logits", "_probabilities"))):
+        return "other"
+    if "multiclass" in tasks and entry.labels in _CLASSIFICATION_KINDS:
+        return _CLASSIFICATION_KINDS[entry.labels]
+    if tasks & {"binary", "multilabel"}:
+        return "binary"
+    return "other"
+
+
+def _entry_of(obj):
+    """The registry entry of a loss instance, class or function (by its name), or None."""
+    if isinstance(obj, keras.losses.Loss):
+        entry = registry.lookup_class("loss", type(obj))
+        fn = getattr(obj, "fn", None)  # a bare LossFunctionWrapper: look up its function
+        if entry is None and fn is not None:
+            entry = registry.lookup("loss", getattr(fn, "__name__", ""))
+        return entry
+    # A function such as the one keras.losses.get("mse") returns: Keras names its
+    # loss functions after the loss (mean_squared_error), the canonical names.
+    return registry.lookup("loss", getattr(obj, "__name__", ""))
 
 
 def describe_loss(loss):
-    """`LossInfo` for a loss given as a string, an instance or a function; None if unknown."""
+    """`LossInfo` for a loss given as a string, an instance or a function; None if unknown.
+
+    The kind comes from the loss's registry entry (its `task`, `labels` and
+    `inputs`); a loss the registry does not know is "other".
+    """
     if loss is None or isinstance(loss, (list, tuple, dict)):
         return None
     obj = loss
+    entry = None
     if isinstance(loss, str):
         entry = registry.lookup("loss", loss)
         if entry is not None:
@@ -94,34 +123,21 @@ def describe_loss(loss):
                 obj = keras.losses.get(loss)
             except (ValueError, TypeError):
                 return LossInfo(loss, "other", False)
+    entry = entry or _entry_of(obj)
     config = {}
     if isinstance(obj, keras.losses.Loss):
-        raw = type(obj).__name__
         try:
             config = obj.get_config() or {}
         except (NotImplementedError, TypeError):
             config = {}
-        if raw in ("LossFunctionWrapper",) and getattr(obj, "fn", None) is not None:
-            raw = obj.fn.__name__
-    else:
-        raw = getattr(obj, "__name__", type(obj).__name__)
-    name = _normalise(raw)
     from_logits = config.get("from_logits")
-    if from_logits is None:
-        from_logits = "sigmoid_crossentropy" in name or "logits" in name
-    if "sparse" in name and "categorical" in name:
-        kind = "sparse"
-    elif "categorical" in name and ("crossentropy" in name or "focal" in name):
-        kind = "categorical"
-    elif ("binary" in name or "sigmoid" in name) and (
-        "crossentropy" in name or "focal" in name
-    ):
-        kind = "binary"
-    elif any(name == r or name.startswith(r) for r in _REGRESSION):
-        kind = "regression"
-    else:
-        kind = "other"
-    return LossInfo(name, kind, bool(from_logits))
+    if entry is None:
+        name = getattr(obj, "__name__", None) or getattr(obj, "name", None) or type(obj).__name__
+        return LossInfo(str(name), "other", bool(from_logits))
+    family = registry.input_family(entry.inputs, bool(from_logits))
+    if from_logits is None:  # a loss without the option: its inputs say which it takes
+        from_logits = isinstance(family, str) and family.endswith("_logits")
+    return LossInfo(entry.name, _kind(entry, family), bool(from_logits))
 
 
 # --- What the output layer is ----------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 
 import keras_lossopt
 from keras_lossopt.doctor import ModelCheckError, ModelCheckWarning, check_model
+from keras_lossopt.doctor.checker import describe_loss
 
 
 def _model(units, activation, loss, inputs=3):
@@ -95,6 +96,23 @@ def test_correct_models_get_no_finding():
         with warnings.catch_warnings():
             warnings.simplefilter("error", ModelCheckWarning)
             assert check_model(model, y=labels) == [], (units, activation, loss)
+
+
+@pytest.mark.parametrize("loss, kind, from_logits", [
+    ("mse", "regression", False),  # Keras's function, through the entry of the same name
+    (keras.losses.mean_absolute_error, "regression", False),
+    ("barron", "regression", False),
+    (keras.losses.BinaryCrossentropy(from_logits=True), "binary", True),
+    ("lovasz_hinge", "binary", True),  # no from_logits option: its inputs are logits
+    ("smoothed_sparse_categorical_crossentropy", "sparse", False),
+    ("poly_loss", "categorical", False),
+    ("hinge", "other", False),  # -1/+1 labels, raw scores: not probabilities or logits
+    ("triplet_semihard", "other", False),
+    ("not_a_loss_anywhere", "other", False),
+])
+def test_the_loss_kind_comes_from_its_registry_entry(loss, kind, from_logits):
+    info = describe_loss(loss)
+    assert (info.kind, info.from_logits) == (kind, from_logits), info
 
 
 def test_modes_warn_raise_silent():
