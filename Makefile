@@ -67,7 +67,7 @@ test: lint
 	KERAS_BACKEND=tensorflow KERAS_LOSSOPT_CONFORMANCE_DIR=$(CONFORMANCE_DIR) KERAS_LOSSOPT_DOCS_SITE=site $(PY) -m pytest -q -n 2 --durations=15
 	KERAS_BACKEND=jax KERAS_LOSSOPT_CONFORMANCE_DIR=$(CONFORMANCE_DIR) $(PY) -m pytest -q -n 2 -m multibackend tests
 	KERAS_BACKEND=torch KERAS_LOSSOPT_CONFORMANCE_DIR=$(CONFORMANCE_DIR) $(PY) -m pytest -q -n 2 -m multibackend tests
-	$(PY) -m keras_lossopt.conformance --from-results $(CONFORMANCE_DIR) --output $(CONFORMANCE_DIR)/conformance.md
+	$(PY) -m tests.conformance --from-results $(CONFORMANCE_DIR) --output $(CONFORMANCE_DIR)/conformance.md
 
 test-fast: $(VENV)/.test-installed
 	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -n 2 -m "not slow"

@@ -1,5 +1,6 @@
 """Regression losses Keras lacks: root mean squared error and pseudo-Huber."""
 
+import numpy as np
 from keras import ops
 
 from keras_lossopt import _checks
@@ -57,6 +58,9 @@ class RootMeanSquaredError(FunctionLoss):
     References:
         - Hyndman & Koehler, "Another look at measures of forecast accuracy", 2006.
     """
+
+    # For the conformance checks: the reduced value is the root of the reduced squares.
+    conformance_reduction_transform = (np.square, np.sqrt)
 
     def __init__(self, reduction="sum_over_batch_size", name="rmse", dtype=None):
         super().__init__(mean_squared_error_per_sample, name=name,

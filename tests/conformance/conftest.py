@@ -1,17 +1,24 @@
-"""Writes this process's conformance results to $KERAS_LOSSOPT_CONFORMANCE_DIR (if set)."""
+"""The `results` fixture: every test hands it its Results; they are written to
+$KERAS_LOSSOPT_CONFORMANCE_DIR (if set) when the session ends, for the report."""
 
 import os
 
-from keras_lossopt.conformance import _core
+import pytest
+
+from keras_lossopt.testing import FAIL
+from tests.conformance import runner
 
 
-def pytest_sessionfinish(session, exitstatus):
-    directory = os.environ.get(_core.RESULTS_DIR_ENV)
+@pytest.fixture(scope="session")
+def results():
+    collected = []
+    yield collected
+    directory = os.environ.get(runner.RESULTS_DIR_ENV)
     if directory:
-        _core.dump_results(directory, os.environ.get("PYTEST_XDIST_WORKER", "main"))
+        runner.dump_results(directory, os.environ.get("PYTEST_XDIST_WORKER", "main"), collected)
 
 
 def assert_not_failed(result_or_results):
-    results = result_or_results if isinstance(result_or_results, list) else [result_or_results]
-    failed = [r for r in results if r.status == _core.FAIL]
+    found = result_or_results if isinstance(result_or_results, list) else [result_or_results]
+    failed = [r for r in found if r.status == FAIL]
     assert not failed, "\n".join(f"{r.entry} / {r.check} / {r.backend}: {r.reason}" for r in failed)

@@ -72,11 +72,11 @@ def harness_run(tmp_path_factory):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp), root]),
                KERAS_BACKEND="tensorflow")
     proc = subprocess.run(
-        [sys.executable, "-m", "keras_lossopt.conformance", "--backends", "tensorflow",
+        [sys.executable, "-m", "tests.conformance", "--backends", "tensorflow",
          "--only", "conformance_dummy_sgd,conformance_broken_momentum,conformance_dummy_pairwise",
          "--checks", "config,resume,reductions", "--imports", "conformance_dummies",
          "--output", str(report)],
-        env=env, capture_output=True, text=True, timeout=600,
+        env=env, capture_output=True, text=True, timeout=600, cwd=root,
     )
     assert report.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc, report.read_text()
@@ -116,13 +116,13 @@ def test_a_loss_without_sample_inputs_is_reported(harness_run):
 
 
 def _result(backend, value, check="base_features", status="PASS"):
-    from keras_lossopt.conformance import Result
+    from keras_lossopt.testing import Result
 
     return Result("optimizer", "x", check, backend, status, "", {"w": [1.0, value]}, 0.1)
 
 
 def test_cross_backend_agreement_flags_a_difference(tmp_path):
-    from keras_lossopt.conformance import _core, report
+    from tests.conformance import report, runner
 
     agree = [_result("tensorflow", 2.0), _result("jax", 2.0 + 1e-7), _result("torch", 2.0)]
     disagree = [_result("tensorflow", 2.0), _result("jax", 2.001)]
@@ -130,7 +130,7 @@ def test_cross_backend_agreement_flags_a_difference(tmp_path):
     bad = report.agreement(disagree)
     assert [r.status for r in bad] == ["FAIL"] and "TF vs JAX" in bad[0].reason
     # Round trip through the JSON files CI writes, then the markdown report counts the failure.
-    _core.dump_results(str(tmp_path), "gw0", disagree[:1])
-    assert len(_core.load_results(str(tmp_path))) == 1
+    runner.dump_results(str(tmp_path), "gw0", disagree[:1])
+    assert len(runner.load_results(str(tmp_path))) == 1
     assert report.write_markdown(disagree, str(tmp_path / "r.md")) == 1
     assert "| `x` |" in (tmp_path / "r.md").read_text()

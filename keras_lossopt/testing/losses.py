@@ -1,10 +1,10 @@
-"""Conformance checks run on every registered loss.
+"""The conformance checks of a loss class (`CHECKS`, run one with `run`).
 
-Inputs come from `inputs.family_for(entry)`; a loss without sample inputs is
-reported "n.a. — no sample inputs" in every input-dependent check.
+Inputs come from `inputs.family_for(entry)`, i.e. from the loss's registered
+`inputs`; a loss without sample inputs is reported "n.a. — no sample inputs" in
+every input-dependent check.
 
-Hooks a loss class may define (read from the class itself): `conformance_inputs`,
-`conformance_edge_inputs`, `conformance_activation` (see `inputs`),
+Hooks a loss class may define (read from the class itself):
 `conformance_reduction_transform = (pre, post)` for losses whose reduction is not
 a weighted sum of the per-sample values (RMSE: `(np.square, np.sqrt)`), and
 `conformance_opt_outs = {"fuzz": "reason"}`.
@@ -14,13 +14,16 @@ import inspect
 
 import numpy as np
 
-from keras_lossopt.conformance import _core, _data
-from keras_lossopt.conformance._core import CheckFailed, NotApplicable, require
-from keras_lossopt.conformance.inputs import batch_for, family_for
-from keras_lossopt.conformance.optimizers import assert_close, to_numpy
+from keras_lossopt.testing import _core, _data
+from keras_lossopt.testing._core import (
+    CheckFailed,
+    NotApplicable,
+    assert_close,
+    require,
+    to_numpy,
+)
+from keras_lossopt.testing.inputs import batch_for, family_for
 
-# Central per-entry settings for classes we do not annotate ourselves.
-REDUCTION_TRANSFORMS = {"rmse": (np.square, np.sqrt)}
 ELEMENTWISE_FAMILIES = ("regression", "positive", "binary_probabilities", "binary_logits", "hinge")
 # Opt-outs for Keras's own classes; a key ending in a backend applies to that backend only.
 OPT_OUTS = {
@@ -43,7 +46,8 @@ def _with(entry, loss, **changes):
     return entry.cls.from_config({**loss.get_config(), **changes})
 
 
-def _sample(family, batch=4, seed=0):
+def sample_inputs(family, batch=4, seed=0):
+    """`(y_true, y_pred)` of `family` for a batch of `batch` (rounded up to even if needed)."""
     return family.sample(np.random.default_rng(seed), batch_for(family, batch))
 
 
@@ -78,9 +82,7 @@ def check_config(entry):
 
 def _reduction_transform(entry):
     hook = entry.cls.__dict__.get("conformance_reduction_transform")
-    if hook is not None:
-        return hook
-    return REDUCTION_TRANSFORMS.get(entry.name, (lambda v: v, lambda v: v))
+    return hook if hook is not None else (lambda v: v, lambda v: v)
 
 
 def _has_mean_with_sample_weight():
@@ -97,7 +99,7 @@ def check_reductions(entry):
     """Reductions, sample_weight of shape (B,), (B, 1) and scalar, masks, rank alignment."""
     loss = entry.cls()
     family = _family(entry, loss)
-    y_true, y_pred = _sample(family)
+    y_true, y_pred = sample_inputs(family)
     batch = y_pred.shape[0]
     pre, post = _reduction_transform(entry)
     none = to_numpy(_with(entry, loss, reduction="none")(y_true, y_pred)).astype("float64")
@@ -208,7 +210,7 @@ def check_edge_gradients(entry):
     """Loss and gradient w.r.t. y_pred are finite at the edge inputs the loss accepts."""
     loss = entry.cls()
     family = _family(entry, loss)
-    y_true, y_pred = _sample(family)
+    y_true, y_pred = sample_inputs(family)
     value, grad = value_and_grad(lambda z: loss(y_true, z), y_pred)
     require(np.isfinite(value) and np.isfinite(grad).all(),
             f"sample inputs: loss {value}, gradient {grad.ravel()[:6]}")
@@ -222,8 +224,8 @@ def check_edge_gradients(entry):
     return numbers
 
 
-def _head_model(family, y_pred, policy=None):
-
+def head_model(family, y_pred):
+    """The tiny model whose output has `y_pred`'s shape and the family's activation."""
     shape = tuple(y_pred.shape[1:])
     return _data.fit_model(outputs=int(np.prod(shape)), output_shape=shape,
                            output_activation=family.activation or "linear")
@@ -239,14 +241,14 @@ def check_mixed_float16(entry):
     keras.config.set_dtype_policy("mixed_float16")
     try:
         loss = entry.cls()
-        y_true, y_pred = _sample(family)
+        y_true, y_pred = sample_inputs(family)
         value = loss(y_true, keras.ops.cast(y_pred, "float16"))
         require(str(value.dtype).endswith("float32") or "float32" in str(value.dtype),
                 f"loss of float16 inputs has dtype {value.dtype}, not float32")
         x, _ = _data.fit_data()
-        y_true16, y_pred16 = _sample(family, batch=16)
+        y_true16, y_pred16 = sample_inputs(family, batch=16)
         x = x[: len(y_pred16)]
-        model = _head_model(family, y_pred16)
+        model = head_model(family, y_pred16)
         initial = model.get_weights()
         model.compile(optimizer=keras.optimizers.Adam(0.01), loss=loss, run_eagerly=True)
         history = model.fit(x, y_true16, batch_size=len(x), epochs=2, shuffle=False, verbose=0)

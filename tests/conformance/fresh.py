@@ -24,8 +24,10 @@ import time
 
 import numpy as np
 
-from keras_lossopt.conformance import _core, _data, optimizers
-from keras_lossopt.conformance._core import FAIL, NA, PASS, Result
+from keras_lossopt.testing import _core, _data, optimizers
+from keras_lossopt.testing import losses as loss_checks
+from keras_lossopt.testing._core import FAIL, NA, PASS, Result
+from keras_lossopt.testing.inputs import family_for
 
 RESUME_TOLERANCE = 1e-6
 RELOAD_TOLERANCE = 1e-6
@@ -95,8 +97,8 @@ def _skip_result(entry, check_id, central):
 
 
 def _result(entry, check_id, status, reason="", numbers=None, seconds=0.0):
-    return _core.record(Result(entry.kind, entry.name, check_id, _core.backend(), status, reason,
-                               _core._plain(numbers or {}), seconds))
+    return Result(entry.kind, entry.name, check_id, _core.backend(), status, reason,
+                  _core.plain(numbers or {}), seconds)
 
 
 def resume_variants(entry):
@@ -191,14 +193,15 @@ def run_resume(entries):
 
 def run_loss_reload(entries):
     """Check "compile_fit_reload" for every loss entry, with one fresh process; returns Results."""
-    from keras_lossopt.conformance import losses
-    from keras_lossopt.conformance.inputs import family_for
-
     results, pending, items = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for entry in entries:
-            reason = _skip_result(entry, "compile_fit_reload", losses.OPT_OUTS)
-            family, how = (None, None) if reason else family_for(entry)
+            reason = _skip_result(entry, "compile_fit_reload", loss_checks.OPT_OUTS)
+            try:
+                family, how = (None, None) if reason else family_for(entry)
+            except ValueError as e:  # inputs naming no family
+                results.append(_result(entry, "compile_fit_reload", FAIL, str(e)))
+                continue
             if reason or family is None:
                 results.append(_result(entry, "compile_fit_reload", NA, reason or how))
                 continue
@@ -206,12 +209,12 @@ def run_loss_reload(entries):
             expected = {}
             try:
                 x, _ = _data.fit_data()
-                y_true, y_pred = losses._sample(family, batch=16)
+                y_true, y_pred = loss_checks.sample_inputs(family, batch=16)
                 x = x[: len(y_pred)]
                 data = os.path.join(tmp, f"{entry.name}.npz")
                 np.savez(data, x=x, y=y_true)
                 for how_compiled, loss in (("instance", entry.cls()), ("string", entry.name)):
-                    model = losses._head_model(family, y_pred)
+                    model = loss_checks.head_model(family, y_pred)
                     model.compile(optimizer="adam", loss=loss, run_eagerly=True)
                     if how_compiled == "instance":  # the string model is only evaluated
                         model.fit(x, y_true, batch_size=len(x), epochs=1, shuffle=False,

@@ -1,24 +1,25 @@
 """Sample inputs for the loss checks: which `(y_true, y_pred)` a loss accepts.
 
-A loss gets its inputs, in this order, from:
+A loss states its inputs where it is registered, `register("loss", ...,
+inputs=...)` (stored as `registry.Entry.inputs`):
 
-1. its class attribute `conformance_inputs`, one of
-   - the name of a family below (`"binary_logits"`),
-   - a `Family(...)`,
-   - a function `fn(rng, batch) -> (y_true, y_pred)` (numpy arrays; edge inputs
-     then come from `conformance_edge_inputs = staticmethod(fn(batch) -> [(label,
-     y_true, y_pred), ...])` when the class defines it);
-   or a function `fn(loss) -> any of these` when the family depends on the
-   configuration (e.g. on `from_logits`);
-2. the table `INPUTS` below (registered name -> the same), for classes we do not own;
-3. the default element-wise family `"regression"`, used only when a probe call
-   with it returns one finite value per sample; otherwise the loss is reported
-   "n.a. — no sample inputs" in every input-dependent check.
+- the name of a family of `FAMILIES` (`"boxes"`, `"binary_logits"`);
+- `"binary"`, `"categorical"` or `"sparse"` (`registry.BY_FROM_LOGITS`): the
+  `_logits` or `_probabilities` family, picked by the loss's `from_logits`;
+- a `(logits_family, probabilities_family)` pair, picked the same way;
+- a sampler `fn(rng, batch) -> (y_true, y_pred)` of numpy arrays, or a `Family`
+  (a sampler that also gives edge inputs and the model head's activation).
+
+A loss with no `inputs` gets the element-wise family `"regression"` when a probe
+call with it returns one finite value per sample; otherwise it is reported
+"n.a. — no sample inputs" in every input-dependent check.
 """
 
 import dataclasses
 
 import numpy as np
+
+from keras_lossopt import registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +43,10 @@ class Family:
     activation: str = None
     labels: int = None
     even_batch: bool = False
+
+    def __call__(self, rng, batch):
+        """A family is a sampler: `family(rng, batch) -> (y_true, y_pred)`."""
+        return self.sample(rng, batch)
 
 
 def _f32(*arrays):
@@ -246,90 +251,30 @@ FAMILIES = {
 }
 
 
-def _config(loss, key, default=None):
+def _from_logits(loss):
     try:
-        return loss.get_config().get(key, default)
-    except Exception:  # noqa: BLE001
-        return default
-
-
-def _by_logits(logits_family, probabilities_family):
-    return lambda loss: logits_family if _config(loss, "from_logits") else probabilities_family
-
-
-# Registered name -> family (or fn(loss) -> family) for Keras's classes and for
-# classes defined before the `conformance_inputs` hook existed.
-INPUTS = {
-    # Keras's own losses.
-    "mean_squared_error": "regression", "mean_absolute_error": "regression",
-    "mean_absolute_percentage_error": "regression", "mean_squared_logarithmic_error": "positive",
-    "huber": "regression", "log_cosh": "regression", "cosine_similarity": "regression",
-    "poisson": "positive", "kl_divergence": "distribution",
-    "hinge": "hinge", "squared_hinge": "hinge", "categorical_hinge": "categorical_logits",
-    "binary_crossentropy": _by_logits("binary_logits", "binary_probabilities"),
-    "binary_focal_crossentropy": _by_logits("binary_logits", "binary_probabilities"),
-    "categorical_crossentropy": _by_logits("categorical_logits", "categorical_probabilities"),
-    "categorical_focal_crossentropy": _by_logits("categorical_logits",
-                                                 "categorical_probabilities"),
-    "sparse_categorical_crossentropy": _by_logits("sparse_logits", "sparse_probabilities"),
-    # keras_lossopt's own.
-    "rmse": "regression", "pseudo_huber": "regression", "pinball": "regression",
-    "barron": "regression",
-    "sigmoid_cross_entropy": "binary_logits",
-    "smoothed_sparse_categorical_crossentropy": _by_logits("sparse_logits",
-                                                           "sparse_probabilities"),
-    "sigmoid_focal_crossentropy": _by_logits("binary_logits", "binary_probabilities"),
-    "sparse_categorical_focal_crossentropy": _by_logits("sparse_logits", "sparse_probabilities"),
-    "poly_loss": _by_logits("categorical_logits", "categorical_probabilities"),
-    "asymmetric_loss": _by_logits("binary_logits", "binary_probabilities"),
-    "giou": "boxes", "diou": "boxes", "ciou": "boxes",
-    "contrastive": "distances",
-    "triplet_semihard": "embeddings", "triplet_hard": "embeddings",
-    "lifted_struct": "embeddings", "nt_xent": "embeddings", "supervised_contrastive": "embeddings",
-    "npairs": "similarity", "npairs_multilabel": "similarity_multilabel",
-    "weighted_kappa": "categorical_probabilities",
-    "gaussian_nll": "gaussian", "tweedie": "positive",
-    "jensen_shannon": _by_logits("categorical_logits", "distribution"),
-    "lovasz_hinge": "binary_logits", "lovasz_softmax": "pixel_sparse_probabilities",
-    "sparsemax_loss": _by_logits("categorical_logits", "categorical_probabilities"),
-    "bi_tempered_logistic": "categorical_logits",
-}
-
-
-def _as_family(spec, cls, loss):
-    if spec is None:
-        return None
-    if isinstance(spec, Family):
-        return spec
-    if isinstance(spec, str):
-        if spec not in FAMILIES:
-            raise ValueError(f"Unknown conformance input family {spec!r} for {cls.__name__}; "
-                             f"known: {sorted(FAMILIES)}")
-        return FAMILIES[spec]
-    if callable(spec):
-        import inspect
-
-        if len(inspect.signature(spec).parameters) == 1:  # fn(loss) -> spec
-            return _as_family(spec(loss), cls, loss)
-        edges = cls.__dict__.get("conformance_edge_inputs")
-        if isinstance(edges, staticmethod):
-            edges = edges.__func__
-        return Family(f"{cls.__name__}.conformance_inputs", spec, edges,
-                      activation=cls.__dict__.get("conformance_activation"))
-    raise TypeError(f"{cls.__name__}.conformance_inputs must be a family name, a Family or a "
-                    f"function. Received: {spec!r}")
+        return bool(loss.get_config().get("from_logits"))
+    except Exception:  # noqa: BLE001 - a loss without a usable config has no from_logits
+        return False
 
 
 def family_for(entry, loss=None):
-    """`(family, how)` for a registry entry's loss, or `(None, reason)`."""
+    """`(family, how)` for a registry entry's loss, or `(None, reason)`.
+
+    Raises ValueError when `entry.inputs` names no family of `FAMILIES`.
+    """
     loss = loss if loss is not None else entry.cls()
-    spec = entry.cls.__dict__.get("conformance_inputs")
-    if isinstance(spec, staticmethod):
-        spec = spec.__func__
+    spec = entry.inputs
+    if isinstance(spec, Family):
+        return spec, "registered family"
+    if callable(spec):
+        return Family(f"{entry.name} sampler", spec), "registered sampler"
     if spec is not None:
-        return _as_family(spec, entry.cls, loss), "class hook"
-    if entry.name in INPUTS:
-        return _as_family(INPUTS[entry.name], entry.cls, loss), "harness table"
+        name = registry.input_family(spec, _from_logits(loss))
+        if name not in FAMILIES:
+            raise ValueError(f"Unknown input family {name!r} for the loss {entry.name!r} "
+                             f"(inputs={spec!r}); known: {sorted(FAMILIES)}")
+        return FAMILIES[name], "registered family"
     # Default: element-wise, if a probe agrees.
     family = FAMILIES["regression"]
     y_true, y_pred = family.sample(np.random.default_rng(0), 4)
@@ -341,8 +286,8 @@ def family_for(entry, loss=None):
             return family, "default element-wise inputs"
     except Exception:  # noqa: BLE001
         pass
-    return None, ("no sample inputs: define `conformance_inputs` on the class "
-                  "(see keras_lossopt/conformance/inputs.py)")
+    return None, ("no sample inputs: register the loss with `inputs=` (a family of "
+                  "keras_lossopt.testing.FAMILIES or a sampler)")
 
 
 def batch_for(family, batch):

@@ -1,177 +1,34 @@
-"""Conformance checks run on every registered optimizer.
+"""The conformance checks of an optimizer class (`CHECKS`, run one with `run`).
 
 Each check is a function `check_<id>(entry) -> numbers` that raises `CheckFailed`
 (FAIL), `NotApplicable` (n.a.) or returns a dict of arrays that must agree across
-backends. `run(entry, check_id)` wraps it into a recorded `Result`.
+backends. `run(entry, check_id)` wraps it into a `Result`.
 
 Hooks an optimizer class may define (all optional, read from the class itself):
-
-- `conformance_settings = ({"beta_1": 0.8},)`: the non-default settings to test
-  (default: one derived from the first float/bool/int hyperparameter of `__init__`).
-- `conformance_convergence = {"kwargs": {...}, "steps": 100, "tolerance": 0.05}`:
-  the settings of the quadratic convergence check.
-- `conformance_opt_outs = {"sparse": "reason"}`: per-check opt-outs, with reasons.
+`conformance_settings` and `conformance_convergence` (see `_optimizer_setup`),
+`conformance_opt_outs = {"sparse": "reason"}` (per-check opt-outs, with reasons;
+`"base_features:<feature>"` opts out of one base keyword).
 """
-
-import inspect
 
 import numpy as np
 
-from keras_lossopt.conformance import _core, _data
-from keras_lossopt.conformance._core import CheckFailed, NotApplicable, require
-
-BASE_KEYWORDS = (
-    "learning_rate", "weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "use_ema",
-    "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor",
-    "gradient_accumulation_steps", "name", "kwargs", "self",
+from keras_lossopt.testing import _core, _data
+from keras_lossopt.testing._core import (
+    NotApplicable,
+    assert_close,
+    assert_finite,
+    require,
+    to_numpy,
 )
-
-# Settings and opt-outs for classes that are not ours to annotate (Keras's own).
-# Every opt-out carries its reason; the report shows it.
-SETTINGS = {
-    "sgd": ({"momentum": 0.9, "nesterov": True},),
-    "ftrl": ({"l1_regularization_strength": 0.01, "l2_regularization_strength": 0.01},),
-}
-CONVERGENCE = {
-    # Adadelta's steps start at sqrt(epsilon): it needs lr ~1 and a larger epsilon.
-    "adadelta": {"kwargs": {"learning_rate": 1.0, "epsilon": 1e-2}},
-    # Adagrad shrinks its steps like 1/sqrt(sum g^2): it needs a larger rate.
-    "adagrad": {"kwargs": {"learning_rate": 0.5}},
-}
-OPT_OUTS = {
-    ("optimizer", "nadam", "dtypes"):
-        "Keras's Nadam gives NaN from the first step with bfloat16 variables (Keras bug, "
-        "reproduced with keras.optimizers.Nadam alone on TF and JAX)",
-    ("optimizer", "ftrl", "convergence"):
-        "Keras's Ftrl stays 0.78-0.92 from the minimiser after 200 steps at learning_rate 0.1 "
-        "and 1.0 on this quadratic; not investigated further (Keras's own class)",
-}
-
-CONVERGENCE_DEFAULT = {"kwargs": {"learning_rate": 0.1}, "steps": 200, "tolerance": 0.02}
-RESUME_STEPS = (2, 2)  # k steps, save, n more steps (one step = one batch of 8)
-
-
-# --- construction ------------------------------------------------------------------
-
-
-def _own_attr(cls, name, default=None):
-    """A hook attribute defined on `cls` itself or a registered ancestor of ours."""
-    for klass in cls.__mro__:
-        if name in klass.__dict__:
-            return klass.__dict__[name]
-        if klass.__module__.startswith("keras."):
-            break
-    return default
-
-
-def nondefault_setting(entry):
-    """One non-default setting: the class hook, our table, or derived from `__init__`."""
-    hook = _own_attr(entry.cls, "conformance_settings")
-    if hook:
-        return dict(hook[0])
-    if entry.name in SETTINGS:
-        return dict(SETTINGS[entry.name][0])
-    params = inspect.signature(entry.cls.__init__).parameters
-    for name, param in params.items():
-        if name in BASE_KEYWORDS or param.default is inspect.Parameter.empty:
-            continue
-        d = param.default
-        if isinstance(d, bool):
-            return {name: not d}
-        if isinstance(d, int):
-            return {name: d + 1}
-        if isinstance(d, float):
-            if 0 < d < 1:
-                return {name: d + (1 - d) / 2}
-            if d == 0:
-                return {name: 0.5}
-            return {name: d * 2 if d > 0 else d / 2}
-    learning_rate = params.get("learning_rate")
-    if learning_rate is not None and isinstance(learning_rate.default, float):
-        return {"learning_rate": learning_rate.default / 2}
-    return {}
-
-
-def settings(entry):
-    """`[(label, kwargs), ...]`: the default construction and one non-default one."""
-    extra = nondefault_setting(entry)
-    found = [("default", {})]
-    if extra:
-        found.append(("nondefault " + ",".join(f"{k}={v}" for k, v in extra.items()), extra))
-    return found
-
-
-def make(entry, **kwargs):
-    return entry.cls(**kwargs)
-
-
-def default_learning_rate(entry):
-    lr = make(entry).get_config().get("learning_rate")
-    if not isinstance(lr, float) or lr <= 0:
-        return 0.01
-    return lr
-
-
-# --- numerics helpers ----------------------------------------------------------------
-
-
-def to_numpy(x):
-    import keras
-
-    return np.asarray(keras.ops.convert_to_numpy(x))
-
-
-def assert_close(actual, expected, what, rtol=1e-5, atol=1e-6):
-    actual = [np.asarray(a, "float64") for a in actual]
-    expected = [np.asarray(e, "float64") for e in expected]
-    for a, e in zip(actual, expected):
-        require(a.shape == e.shape, f"{what}: shapes differ {a.shape} vs {e.shape}")
-        bad = np.abs(a - e) > atol + rtol * np.abs(e)
-        if bad.any() or not np.isfinite(a).all():
-            raise CheckFailed(
-                f"{what}: max |diff| = {np.nanmax(np.abs(a - e)):.3g} "
-                f"(rtol={rtol}, atol={atol}); got {a.ravel()[:4]}, expected {e.ravel()[:4]}"
-            )
-
-
-def assert_finite(arrays, what):
-    for a in arrays:
-        a = np.asarray(a, "float64")
-        require(np.isfinite(a).all(), f"{what}: non-finite values {a.ravel()[:6]}")
-
-
-def _grads(values, curvature, centre, step, scale=1.0):
-    # Gradient of the quadratic at the current iterate plus a deterministic wiggle.
-    return [scale * (h * (v - c) + 0.3 * np.sin(step + np.arange(v.size).reshape(v.shape)))
-            for v, h, c in zip(values, curvature, centre)]
-
-
-def trajectory(opt, steps=4, transform=None, before=None, dtype="float32", x0=None,
-               scale=1.0, grads_fn=None):
-    """Applies `steps` quadratic gradients with `opt` to fresh variables; returns them."""
-    import keras
-
-    start, curvature, centre = _data.quadratic()
-    start = start if x0 is None else x0
-    variables = [keras.Variable(x.astype(dtype), dtype=dtype, name=f"w{i}")
-                 for i, x in enumerate(start)]
-    for k in range(steps):
-        values = [to_numpy(v).astype("float64") for v in variables]
-        grads = (grads_fn or _grads)(values, curvature, centre, k, scale)
-        if transform is not None:
-            grads = transform(grads, k)
-        if before is not None:
-            before(variables, k)
-        opt.apply_gradients(
-            [(keras.ops.convert_to_tensor(np.asarray(g, dtype), dtype=dtype), v)
-             for g, v in zip(grads, variables)]
-        )
-    return variables
-
-
-def values_of(variables):
-    return [to_numpy(v) for v in variables]
-
+from keras_lossopt.testing._data import fit_run, quadratic_grads, trajectory, values_of
+from keras_lossopt.testing._optimizer_setup import (
+    OPT_OUTS,
+    convergence_settings,
+    default_learning_rate,
+    make,
+    make_with_lr,
+    settings,
+)
 
 # --- checks ---------------------------------------------------------------------------
 
@@ -205,19 +62,6 @@ def check_config(entry):
         require(type(generic) is want and generic.get_config() == config,
                 f"[{label}] keras.saving round trip differs")
     return {}
-
-
-def takes_learning_rate(entry):
-    return "learning_rate" in inspect.signature(entry.cls.__init__).parameters
-
-
-def make_with_lr(entry, learning_rate=0.01, **kwargs):
-    """Builds with `learning_rate`, or sets it afterwards (wrappers forward it inside)."""
-    if takes_learning_rate(entry):
-        return make(entry, learning_rate=learning_rate, **kwargs)
-    opt = make(entry, **kwargs)
-    opt.learning_rate = learning_rate
-    return opt
 
 
 def _flat(arrays):
@@ -320,7 +164,7 @@ def check_base_features(entry):
         # Two gradients at the same point, then one update with their mean.
         opt = plain(gradient_accumulation_steps=2)
         got = values_of(trajectory(opt, 2 * steps,
-                                   grads_fn=lambda vals, h, c, k, s: _grads(vals, h, c, k // 2)))
+                                   grads_fn=lambda vals, h, c, k, s: quadratic_grads(vals, h, c, k // 2)))
         applied = int(to_numpy(opt.iterations))
         require(applied == steps,
                 f"gradient_accumulation_steps: iterations={applied}, expected {steps}")
@@ -382,13 +226,6 @@ def check_robustness(entry):
     return {}  # robustness numbers are not part of the cross-backend comparison
 
 
-def convergence_settings(entry):
-    spec = dict(CONVERGENCE_DEFAULT)
-    spec.update(CONVERGENCE.get(entry.name, {}))
-    spec.update(_own_attr(entry.cls, "conformance_convergence") or {})
-    return spec
-
-
 def check_convergence(entry):
     """Minimises a well-conditioned quadratic (curvature 1..2, 8 unknowns) to a tolerance.
 
@@ -428,18 +265,6 @@ def check_convergence(entry):
 
 
 # --- fit-based checks ----------------------------------------------------------------
-
-
-def fit_run(opt, steps, jit_compile=False, model=None, seed=0):
-    """Compiles the tiny model with `opt` and trains `steps` batches (no shuffling)."""
-    x, y = _data.fit_data(seed)
-    model = model or _data.fit_model(seed)
-    model.compile(optimizer=opt, loss="mean_squared_error", jit_compile=jit_compile)
-    per_epoch = len(x) // _data.FIT_BATCH
-    epochs, rest = divmod(steps, per_epoch)
-    require(rest == 0, "steps must be a multiple of the batches per epoch")
-    model.fit(x, y, batch_size=_data.FIT_BATCH, epochs=epochs, shuffle=False, verbose=0)
-    return model
 
 
 def check_xla(entry):

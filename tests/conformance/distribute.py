@@ -24,16 +24,18 @@ import time
 
 import numpy as np
 
-from keras_lossopt.conformance import _core, _data, optimizers
-from keras_lossopt.conformance._core import FAIL, NA, PASS, Result
+from keras_lossopt.testing import _core, _data, optimizers
+from keras_lossopt.testing._core import FAIL, NA, PASS, Result
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 TOLERANCE = 1e-5
 STEPS = 4
 
 
 def _result(entry, check, status, reason="", seconds=0.0, backend=None):
-    return _core.record(Result(entry.kind, entry.name, check, backend or _core.backend(), status,
-                               reason, {}, seconds))
+    return Result(entry.kind, entry.name, check, backend or _core.backend(), status, reason, {},
+                  seconds)
 
 
 def _own(entries, check):
@@ -56,8 +58,10 @@ def _compare(single, distributed):
 
 
 def _child_env(**extra):
+    """The environment of a child: it imports this module, so the repository root is on its path."""
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
     env.update(extra)
     return env
 
@@ -115,7 +119,7 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras_lossopt  # noqa
-from keras_lossopt.conformance import distribute
+from tests.conformance import distribute
 json.dump(distribute._mirrored_child(sys.argv[1].split(",")), open(sys.argv[2], "w"))
 """
 
@@ -126,13 +130,13 @@ def _mirrored_child(names):
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
     def single(entry):
-        return optimizers.fit_run(optimizers.make(entry), STEPS).get_weights()
+        return _data.fit_run(optimizers.make(entry), STEPS).get_weights()
 
     def mirrored(entry):
         with strategy.scope():
             model = _data.fit_model()
             opt = optimizers.make(entry)
-        return optimizers.fit_run(opt, STEPS, model=model).get_weights()
+        return _data.fit_run(opt, STEPS, model=model).get_weights()
 
     return _compare_runs(names, single, mirrored)
 
@@ -147,7 +151,7 @@ def run_mirrored(entries):
 _DATA_PARALLEL_CHILD = """
 import sys, json
 import keras_lossopt  # noqa
-from keras_lossopt.conformance import distribute
+from tests.conformance import distribute
 json.dump(distribute._data_parallel_child(sys.argv[1].split(",")), open(sys.argv[2], "w"))
 """
 
@@ -161,12 +165,12 @@ def _data_parallel_child(names):
 
     def single(entry):
         keras.distribution.set_distribution(None)
-        return optimizers.fit_run(optimizers.make(entry), STEPS).get_weights()
+        return _data.fit_run(optimizers.make(entry), STEPS).get_weights()
 
     def parallel(entry):
         keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices[:2]))
         try:
-            return optimizers.fit_run(optimizers.make(entry), STEPS).get_weights()
+            return _data.fit_run(optimizers.make(entry), STEPS).get_weights()
         finally:
             keras.distribution.set_distribution(None)
 
@@ -188,7 +192,7 @@ import sys, json
 import tensorflow as tf
 strategy = tf.distribute.MultiWorkerMirroredStrategy()
 import keras_lossopt  # noqa
-from keras_lossopt.conformance import distribute
+from tests.conformance import distribute
 json.dump(distribute._multi_worker_child(strategy, sys.argv[1].split(",")), open(sys.argv[2], "w"))
 """
 
@@ -319,7 +323,7 @@ def run_multi_worker(entries):
             results.append(_result(entry, "multi_worker", FAIL, f"worker failed: {detail[0]}",
                                    share, "tensorflow"))
             continue
-        single = optimizers.fit_run(optimizers.make(entry), STEPS).get_weights()
+        single = _data.fit_run(optimizers.make(entry), STEPS).get_weights()
         worst = max(_compare(single, [np.asarray(w) for w in g]) for g in got)
         status = PASS if worst <= TOLERANCE else FAIL
         reason = "" if status == PASS else f"max rel diff {worst:.3g} > {TOLERANCE}"
