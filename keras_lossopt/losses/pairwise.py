@@ -1,0 +1,114 @@
+"""Batch distance matrices and the masked row reductions the metric-learning losses share.
+
+`pairwise_distance` and `angular_distance` are public (TFA's
+`tfa.losses.metric_learning` names); the other helpers serve `triplet`,
+`contrastive` and `self_supervised`. Everything is O(B^2) in memory for a batch
+of B embeddings; no Python loop runs over the batch.
+"""
+
+import keras
+from keras import ops
+
+from keras_lossopt import _checks
+from keras_lossopt.losses.base import safe_sqrt
+
+__all__ = ["pairwise_distance", "angular_distance"]
+
+DISTANCE_METRICS = ("L2", "squared-L2", "angular")
+
+
+def embeddings_of(y_pred):
+    """Embeddings as a float tensor, computed in float32 when given in half precision."""
+    y_pred = ops.convert_to_tensor(y_pred)
+    if not keras.backend.is_float_dtype(y_pred.dtype) or y_pred.dtype in ("float16", "bfloat16"):
+        y_pred = ops.cast(y_pred, "float32")
+    if len(y_pred.shape) != 2:
+        raise ValueError(
+            "`y_pred` must be a 2-D batch of embeddings of shape (batch_size, dim). "
+            f"Received: y_pred.shape={tuple(y_pred.shape)}"
+        )
+    return y_pred
+
+
+def labels_of(y_true, embeddings, loss_name):
+    """Labels as a (B,) tensor in the embeddings' dtype; checks the batch sizes agree."""
+    y_true = ops.convert_to_tensor(y_true)
+    if len(y_true.shape) == 2 and y_true.shape[-1] == 1:
+        y_true = ops.squeeze(y_true, -1)
+    if len(y_true.shape) != 1 or (
+        y_true.shape[0] is not None
+        and embeddings.shape[0] is not None
+        and y_true.shape[0] != embeddings.shape[0]
+    ):
+        raise ValueError(
+            f"{loss_name}: `y_true` must hold one integer label per row of `y_pred`. "
+            f"Received: y_true.shape={tuple(y_true.shape)}, "
+            f"y_pred.shape={tuple(embeddings.shape)}"
+        )
+    return ops.cast(y_true, embeddings.dtype)
+
+
+def eye(n):
+    """Boolean (n, n) identity that also works with a dynamic n (TF graphs)."""
+    idx = ops.arange(n)
+    return ops.expand_dims(idx, 1) == ops.expand_dims(idx, 0)
+
+
+def masked_logsumexp(x, mask, axis=-1):
+    """log(sum over `mask` of exp(x)) along `axis`, finite in value and gradient.
+
+    Rows with an empty mask give 0 (callers mask them out). Masked-out entries
+    never reach `exp`, so they cannot overflow into a NaN gradient.
+    """
+    maskf = ops.cast(mask, x.dtype)
+    shift = ops.max(ops.where(mask, x, ops.min(x)), axis=axis, keepdims=True)
+    shift = ops.stop_gradient(shift)
+    total = ops.sum(ops.exp(ops.where(mask, x - shift, 0.0)) * maskf, axis=axis, keepdims=True)
+    empty = ops.cast(ops.sum(maskf, axis=axis, keepdims=True) == 0, x.dtype)
+    return ops.squeeze(ops.log(total + empty) + shift * (1.0 - empty), axis)
+
+
+def l2_normalize(x):
+    """x / max(||x||, 1e-6) along the last axis (tf.math.l2_normalize's epsilon 1e-12 on ||x||^2)."""
+    return x * ops.rsqrt(ops.maximum(ops.sum(ops.square(x), axis=-1, keepdims=True), 1e-12))
+
+
+def pairwise_distance(embeddings, squared=False):
+    """Euclidean distance matrix of a (B, D) batch: `D[i, j] = ||e_i - e_j||`.
+
+    Computed as `||e_i||^2 + ||e_j||^2 - 2 e_i.e_j`, clipped at 0, with an exact
+    zero diagonal; with `squared=False` the root has a zero (not NaN) gradient
+    where the distance is 0. Same semantics as TFA's
+    `tfa.losses.metric_learning.pairwise_distance`.
+    """
+    embeddings = ops.convert_to_tensor(embeddings)
+    sq_norms = ops.sum(ops.square(embeddings), axis=1, keepdims=True)
+    squared_dist = sq_norms + ops.transpose(sq_norms) - 2.0 * ops.matmul(
+        embeddings, ops.transpose(embeddings)
+    )
+    off_diagonal = ops.logical_not(eye(ops.shape(embeddings)[0]))
+    squared_dist = ops.where(off_diagonal, ops.maximum(squared_dist, 0.0), 0.0)
+    if squared:
+        return squared_dist
+    return safe_sqrt(squared_dist)
+
+
+def angular_distance(embeddings):
+    """`1 - cos(e_i, e_j)` for a (B, D) batch, floored at 1e-16 (TFA's definition)."""
+    normed = l2_normalize(ops.convert_to_tensor(embeddings))
+    return ops.maximum(1.0 - ops.matmul(normed, ops.transpose(normed)), 1e-16)
+
+
+def distance_matrix(embeddings, distance_metric):
+    if callable(distance_metric):
+        return ops.convert_to_tensor(distance_metric(embeddings))
+    _checks.check_choice("distance_metric", distance_metric, DISTANCE_METRICS)
+    if distance_metric == "angular":
+        return angular_distance(embeddings)
+    return pairwise_distance(embeddings, squared=distance_metric == "squared-L2")
+
+
+def check_distance_metric(distance_metric):
+    if not callable(distance_metric):
+        _checks.check_choice("distance_metric", distance_metric, DISTANCE_METRICS)
+    return distance_metric
