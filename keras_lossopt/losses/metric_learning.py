@@ -1,8 +1,8 @@
 """Metric-learning and self-supervised losses under one name: the TensorFlow Addons family
 reborn for Keras 3 (`tfa.losses.metric_learning`), plus NT-Xent and supervised contrastive.
 
-A re-export of their modules, by family: `pairwise` (distance matrices),
-`triplet` (triplet and lifted-structured losses, mined in the batch),
+A re-export of their modules, by family: `triplet` (triplet and
+lifted-structured losses, mined in the batch, and the distance matrices),
 `contrastive` (pair distances and N-pairs similarity matrices) and
 `self_supervised` (NT-Xent, SupCon).
 """
@@ -15,7 +15,6 @@ from keras_lossopt.losses.contrastive import (
     npairs_loss,
     npairs_multilabel_loss,
 )
-from keras_lossopt.losses.pairwise import angular_distance, pairwise_distance
 from keras_lossopt.losses.self_supervised import (
     NTXent,
     SupervisedContrastive,
@@ -26,7 +25,9 @@ from keras_lossopt.losses.triplet import (
     LiftedStructLoss,
     TripletHardLoss,
     TripletSemiHardLoss,
+    angular_distance,
     lifted_struct_loss,
+    pairwise_distance,
     triplet_hard_loss,
     triplet_semihard_loss,
 )

@@ -9,14 +9,14 @@ help, and a batch must keep the views of an example together.
 from keras import ops
 
 from keras_lossopt import _checks
-from keras_lossopt.losses.base import FunctionLoss
-from keras_lossopt.losses.pairwise import (
+from keras_lossopt.losses._embeddings import (
     embeddings_of,
     eye,
     l2_normalize,
     labels_of,
     masked_logsumexp,
 )
+from keras_lossopt.losses.base import FunctionLoss
 from keras_lossopt.registry import register
 
 __all__ = [

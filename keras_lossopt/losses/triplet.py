@@ -1,4 +1,4 @@
-"""Triplet and lifted-structured losses: positives and negatives mined inside the batch.
+"""Triplet and lifted-structured losses, mined inside the batch, and their distance matrices.
 
 `y_true` holds one integer label per sample and `y_pred` one embedding per sample
 (TensorFlow Addons' `TripletSemiHardLoss`, `TripletHardLoss`, `LiftedStructLoss`).
@@ -10,19 +10,19 @@ classes x 8 samples), and avoid batches of one class.
 from keras import ops
 
 from keras_lossopt import _checks
-from keras_lossopt.losses.base import FunctionLoss
-from keras_lossopt.losses.pairwise import (
-    check_distance_metric,
-    distance_matrix,
+from keras_lossopt.losses._embeddings import (
     embeddings_of,
     eye,
+    l2_normalize,
     labels_of,
     masked_logsumexp,
-    pairwise_distance,
 )
+from keras_lossopt.losses.base import FunctionLoss, safe_sqrt
 from keras_lossopt.registry import register
 
 __all__ = [
+    "pairwise_distance",
+    "angular_distance",
     "triplet_semihard_loss",
     "TripletSemiHardLoss",
     "triplet_hard_loss",
@@ -30,6 +30,50 @@ __all__ = [
     "lifted_struct_loss",
     "LiftedStructLoss",
 ]
+
+
+DISTANCE_METRICS = ("L2", "squared-L2", "angular")
+
+
+def pairwise_distance(embeddings, squared=False):
+    """Euclidean distance matrix of a (B, D) batch: `D[i, j] = ||e_i - e_j||`.
+
+    Computed as `||e_i||^2 + ||e_j||^2 - 2 e_i.e_j`, clipped at 0, with an exact
+    zero diagonal; with `squared=False` the root has a zero (not NaN) gradient
+    where the distance is 0. Same semantics as TFA's
+    `tfa.losses.metric_learning.pairwise_distance`.
+    """
+    embeddings = ops.convert_to_tensor(embeddings)
+    sq_norms = ops.sum(ops.square(embeddings), axis=1, keepdims=True)
+    squared_dist = sq_norms + ops.transpose(sq_norms) - 2.0 * ops.matmul(
+        embeddings, ops.transpose(embeddings)
+    )
+    off_diagonal = ops.logical_not(eye(ops.shape(embeddings)[0]))
+    squared_dist = ops.where(off_diagonal, ops.maximum(squared_dist, 0.0), 0.0)
+    if squared:
+        return squared_dist
+    return safe_sqrt(squared_dist)
+
+
+def angular_distance(embeddings):
+    """`1 - cos(e_i, e_j)` for a (B, D) batch, floored at 1e-16 (TFA's definition)."""
+    normed = l2_normalize(ops.convert_to_tensor(embeddings))
+    return ops.maximum(1.0 - ops.matmul(normed, ops.transpose(normed)), 1e-16)
+
+
+def distance_matrix(embeddings, distance_metric):
+    if callable(distance_metric):
+        return ops.convert_to_tensor(distance_metric(embeddings))
+    _checks.check_choice("distance_metric", distance_metric, DISTANCE_METRICS)
+    if distance_metric == "angular":
+        return angular_distance(embeddings)
+    return pairwise_distance(embeddings, squared=distance_metric == "squared-L2")
+
+
+def check_distance_metric(distance_metric):
+    if not callable(distance_metric):
+        _checks.check_choice("distance_metric", distance_metric, DISTANCE_METRICS)
+    return distance_metric
 
 
 def _masked_maximum(data, mask):

@@ -1,20 +1,11 @@
-"""Batch distance matrices and the masked row reductions the metric-learning losses share.
+"""What the embedding losses share: input checks, a dynamic identity and a masked logsumexp.
 
-`pairwise_distance` and `angular_distance` are public (TFA's
-`tfa.losses.metric_learning` names); the other helpers serve `triplet`,
-`contrastive` and `self_supervised`. Everything is O(B^2) in memory for a batch
-of B embeddings; no Python loop runs over the batch.
+Used by `triplet` and `self_supervised`; everything is O(B^2) in memory for a batch
+of B embeddings, and no Python loop runs over the batch.
 """
 
 import keras
 from keras import ops
-
-from keras_lossopt import _checks
-from keras_lossopt.losses.base import safe_sqrt
-
-__all__ = ["pairwise_distance", "angular_distance"]
-
-DISTANCE_METRICS = ("L2", "squared-L2", "angular")
 
 
 def embeddings_of(y_pred):
@@ -71,44 +62,3 @@ def masked_logsumexp(x, mask, axis=-1):
 def l2_normalize(x):
     """x / max(||x||, 1e-6) along the last axis (tf.math.l2_normalize's epsilon 1e-12 on ||x||^2)."""
     return x * ops.rsqrt(ops.maximum(ops.sum(ops.square(x), axis=-1, keepdims=True), 1e-12))
-
-
-def pairwise_distance(embeddings, squared=False):
-    """Euclidean distance matrix of a (B, D) batch: `D[i, j] = ||e_i - e_j||`.
-
-    Computed as `||e_i||^2 + ||e_j||^2 - 2 e_i.e_j`, clipped at 0, with an exact
-    zero diagonal; with `squared=False` the root has a zero (not NaN) gradient
-    where the distance is 0. Same semantics as TFA's
-    `tfa.losses.metric_learning.pairwise_distance`.
-    """
-    embeddings = ops.convert_to_tensor(embeddings)
-    sq_norms = ops.sum(ops.square(embeddings), axis=1, keepdims=True)
-    squared_dist = sq_norms + ops.transpose(sq_norms) - 2.0 * ops.matmul(
-        embeddings, ops.transpose(embeddings)
-    )
-    off_diagonal = ops.logical_not(eye(ops.shape(embeddings)[0]))
-    squared_dist = ops.where(off_diagonal, ops.maximum(squared_dist, 0.0), 0.0)
-    if squared:
-        return squared_dist
-    return safe_sqrt(squared_dist)
-
-
-def angular_distance(embeddings):
-    """`1 - cos(e_i, e_j)` for a (B, D) batch, floored at 1e-16 (TFA's definition)."""
-    normed = l2_normalize(ops.convert_to_tensor(embeddings))
-    return ops.maximum(1.0 - ops.matmul(normed, ops.transpose(normed)), 1e-16)
-
-
-def distance_matrix(embeddings, distance_metric):
-    if callable(distance_metric):
-        return ops.convert_to_tensor(distance_metric(embeddings))
-    _checks.check_choice("distance_metric", distance_metric, DISTANCE_METRICS)
-    if distance_metric == "angular":
-        return angular_distance(embeddings)
-    return pairwise_distance(embeddings, squared=distance_metric == "squared-L2")
-
-
-def check_distance_metric(distance_metric):
-    if not callable(distance_metric):
-        _checks.check_choice("distance_metric", distance_metric, DISTANCE_METRICS)
-    return distance_metric
