@@ -16,9 +16,9 @@ Registering a class does three things:
      (public API; `keras.optimizers.get("radam")` and `compile(optimizer=...)`
      consult it);
    - losses through Keras's private loss table, because `keras.losses.get`
-     reads nothing else (keras-team/keras#20112). The table is feature-detected:
-     if a future Keras removes it we warn once and `keras_lossopt.losses.get`
-     keeps working.
+     reads nothing else (keras-team/keras#20112). The table is feature-detected
+     (`_keras_compat.loss_table`): if a future Keras removes it we warn once and
+     `keras_lossopt.losses.get` keeps working.
 
 A name Keras already resolves is never registered: that would hijack the
 built-in and break the deserialization of Keras's own objects.
@@ -29,9 +29,10 @@ import difflib
 import fnmatch
 import inspect
 import re
-import warnings
 
 import keras
+
+from keras_lossopt import _keras_compat
 
 PACKAGE = "keras_lossopt"
 KINDS = ("loss", "optimizer", "schedule")
@@ -141,45 +142,11 @@ def snake_case(name):
 
 # --- What Keras itself resolves -------------------------------------------------------
 
-_warned_no_loss_table = False
-
-
-def _keras_loss_table():
-    """Keras's private string -> loss table, or None if this Keras has none."""
-    global _warned_no_loss_table
-    try:
-        from keras.src import losses as keras_src_losses
-
-        table = keras_src_losses.ALL_OBJECTS_DICT
-        if isinstance(table, dict):
-            return table
-    except (ImportError, AttributeError):
-        pass
-    if not _warned_no_loss_table:
-        _warned_no_loss_table = True
-        warnings.warn(
-            "This Keras version has no loss name table (keras.src.losses."
-            "ALL_OBJECTS_DICT), so `compile(loss='pseudo_huber')` style strings "
-            "of keras_lossopt will not resolve inside Keras. Pass an instance, "
-            "or resolve the name with keras_lossopt.losses.get(name).",
-            stacklevel=3,
-        )
-    return None
-
-
-def _keras_optimizer_table():
-    try:
-        from keras.src import optimizers as keras_src_optimizers
-
-        return dict(keras_src_optimizers.ALL_OBJECTS_DICT)
-    except (ImportError, AttributeError):
-        return {}
-
-
 # Snapshots of what Keras resolves before we add anything: the "never shadow"
-# check and the close-match suggestions use these.
-_KERAS_LOSS_NAMES = frozenset(_keras_loss_table() or ())
-_KERAS_OPTIMIZER_NAMES = frozenset(_keras_optimizer_table())
+# check and the close-match suggestions use these. Keras's name tables are
+# private: `_keras_compat` reads and feature-detects them.
+_KERAS_LOSS_NAMES = frozenset(_keras_compat.loss_table() or ())
+_KERAS_OPTIMIZER_NAMES = frozenset(_keras_compat.optimizer_table())
 _KERAS_SCHEDULE_NAMES = frozenset(
     name
     for name in dir(keras.optimizers.schedules)
@@ -209,7 +176,7 @@ def keras_resolves(kind, name):
 
 def _install_in_keras(kind, name, cls):
     if kind == "loss":
-        table = _keras_loss_table()
+        table = _keras_compat.loss_table()
         if table is not None:
             table[name] = cls
     else:

@@ -15,7 +15,7 @@ import time
 import keras
 import numpy as np
 
-from keras_lossopt import registry
+from keras_lossopt import _keras_compat, registry
 from keras_lossopt.callbacks import TrainingDoctor
 from keras_lossopt.cli._errors import CLIError
 from keras_lossopt.cli.specs import RunResult, failed_result
@@ -274,7 +274,7 @@ class Progress:
         if self.bar is not None:
             # Erase the bar, print the line, redraw the bar below it.
             self.stream.write("\r\x1b[K")
-            self.bar._prev_total_width = 0
+            _keras_compat.progbar_forget_line(self.bar)
         self.stream.write(text + "\n")
         self.stream.flush()
         if self.bar is not None:

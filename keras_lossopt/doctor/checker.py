@@ -13,7 +13,7 @@ import warnings
 import keras
 import numpy as np
 
-from keras_lossopt import _checks, registry
+from keras_lossopt import _checks, _keras_compat, registry
 
 __all__ = ["Finding", "ModelCheckError", "ModelCheckWarning", "check_model"]
 
@@ -149,7 +149,7 @@ def _output_layer(model):
     outputs = getattr(model, "outputs", None)
     try:
         if outputs and len(outputs) == 1:
-            return outputs[0]._keras_history.operation
+            return _keras_compat.producing_layer(outputs[0])
     except (AttributeError, ValueError):
         pass
     if isinstance(model, keras.Sequential) and model.layers:

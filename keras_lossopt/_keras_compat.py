@@ -1,0 +1,409 @@
+"""Every use of Keras's private API in keras_lossopt, in one place (private module).
+
+Keras 3's public API lacks a few things keras_lossopt needs: a way to teach
+`keras.losses.get` a name, a per-step hook in the optimizer pipeline, the layer
+that produced a model output, and so on. Each of them is a named hook below. A
+hook says which private thing it uses, checks ("feature detection") at import
+or at first use that the private thing is still there, and, if it is not,
+raises or warns with a message that names the Keras version, what is missing
+and what stops working. `tests/test_keras_compat.py` has a test per hook that
+fails loudly when a new Keras changes what we rely on. Nothing outside this
+module may use `keras.src` or a private attribute of a Keras object (a test
+scans the package); where a public API exists, it is used instead.
+
+Hooks (functions):
+
+| hook | private thing | detection |
+|---|---|---|
+| `loss_table()` | `keras.src.losses.ALL_OBJECTS_DICT` | each use; warns once, returns None |
+| `optimizer_table()` | `keras.src.optimizers.ALL_OBJECTS_DICT` | each use; warns once, probes the public API |
+| `producing_layer(tensor)` | `KerasTensor._keras_history` | each use; warns once, raises AttributeError |
+| `progbar_forget_line(bar)` | `keras.utils.Progbar._prev_total_width` | each use; warns once, does nothing |
+| `set_keras_mask(x, mask)` | `keras.src.backend.common.masking.set_keras_mask` | first use; raises |
+| `learning_rate_setting(optimizer)` | `Optimizer._learning_rate` | each use; raises |
+| `uses_weight_decay(optimizer, variable)` | `Optimizer._use_weight_decay` | each use; raises |
+| `built_variables(optimizer)` | `Optimizer._trainable_variables` | each use; raises |
+| `is_built_variable(optimizer, variable)` | `Optimizer._var_key`, `_trainable_variables_indices` | each use; raises |
+
+Hooks (mixins listed before `keras.optimizers.Optimizer`, each overriding one
+private method; checked when an instance is created, which raises):
+
+| mixin | overrides | detection |
+|---|---|---|
+| `WholeStepHook` | `Optimizer._backend_update_step` (called by `_backend_apply_gradients`) | exists and is called |
+| `DelegatedLearningRate` | `Optimizer._get_current_learning_rate` (read by the `learning_rate` property and torch's weight decay) | exists and is called |
+
+`loss_reduction_supported(reduction)` answers with the public API what the
+conformance harness used `keras.src.losses.loss.standardize_reduction` for, and
+`to_numpy(x)` converts without the deprecation warning that
+`keras.ops.convert_to_numpy(variable)` raises on TensorFlow with numpy 2.
+
+Not a hook: `Optimizer._get_variable_index(variable)`, which every optimizer's
+`update_step` uses, is the documented subclass contract (the example in
+`keras.optimizers.Optimizer`'s own docstring); the tests check it anyway.
+"""
+
+import functools
+import importlib
+import inspect
+import warnings
+
+import keras
+import numpy as np
+
+__all__ = []
+
+KERAS_VERSION = keras.version()
+
+
+class KerasCompatibilityError(RuntimeError):
+    """A private Keras API keras_lossopt relies on is missing or changed."""
+
+
+class KerasCompatibilityWarning(UserWarning):
+    """A private Keras API is missing; keras_lossopt works on with less (the message says what)."""
+
+
+def _message(problem, consequence):
+    """`problem` completes "Keras 3.x ...", e.g. "has no loss name table (keras.src...)"."""
+    return (
+        f"Keras {KERAS_VERSION} {problem}, which keras_lossopt relies on: {consequence}. "
+        "keras_lossopt is tested with Keras 3.15; please report this (the hook is in "
+        "keras_lossopt/_keras_compat.py)."
+    )
+
+
+_warned = set()
+
+
+def _warn_once(key, message):
+    if key not in _warned:
+        _warned.add(key)
+        warnings.warn(message, KerasCompatibilityWarning, stacklevel=3)
+
+
+# --- Name tables of keras.losses.get and keras.optimizers.get -----------------------
+
+
+def _private_table(package):
+    """`keras.src.<package>.ALL_OBJECTS_DICT`, or None."""
+    try:
+        module = importlib.import_module(f"keras.src.{package}")
+        return module.ALL_OBJECTS_DICT
+    except (ImportError, AttributeError):
+        return None
+
+
+def loss_table():
+    """Keras's private string -> loss table (the only one `keras.losses.get` reads), or None.
+
+    Private: `keras.src.losses.ALL_OBJECTS_DICT`. `keras.losses.get` ignores
+    custom objects (keras-team/keras#20112), so adding our names to this dict
+    is the only way `compile(loss="pseudo_huber")` works. Without it we warn
+    once and the strings resolve only through `keras_lossopt.losses.get`.
+    """
+    table = _private_table("losses")
+    if isinstance(table, dict):
+        return table
+    _warn_once(
+        "loss_table",
+        _message(
+            "has no loss name table (keras.src.losses.ALL_OBJECTS_DICT, private)",
+            "`compile(loss='pseudo_huber')` style strings of keras_lossopt will not "
+            "resolve inside Keras. Pass a loss instance, or resolve the name with "
+            "keras_lossopt.losses.get(name)",
+        ),
+    )
+    return None
+
+
+def optimizer_table():
+    """The strings `keras.optimizers.get` resolves on its own: {name: class} (a copy).
+
+    Private: `keras.src.optimizers.ALL_OBJECTS_DICT`, read to refuse names that
+    would shadow Keras's and for close-match suggestions. Without it we warn once
+    and probe the public API instead (slower, builds each optimizer once).
+    """
+    table = _private_table("optimizers")
+    if isinstance(table, dict) and table:
+        return dict(table)
+    _warn_once(
+        "optimizer_table",
+        _message(
+            "has no optimizer name table (keras.src.optimizers.ALL_OBJECTS_DICT, private)",
+            "the names Keras resolves are probed with keras.optimizers.get instead",
+        ),
+    )
+    return _probe_optimizer_names()
+
+
+def _probe_optimizer_names():
+    found = {}
+    for name, obj in vars(keras.optimizers).items():
+        if inspect.isclass(obj) and issubclass(obj, keras.optimizers.Optimizer):
+            try:
+                resolved = keras.optimizers.get(name.lower())
+            except Exception:  # noqa: BLE001 - some need arguments (LossScaleOptimizer): skip
+                continue
+            found[name.lower()] = type(resolved)
+    return found
+
+
+# --- Models and utilities -------------------------------------------------------------
+
+
+def producing_layer(tensor):
+    """The layer (operation) that produced the symbolic `tensor` of a functional model.
+
+    Private: `KerasTensor._keras_history.operation`. Raises AttributeError when
+    `tensor` has no history (not a symbolic model tensor), warning once if that
+    is because Keras removed the attribute.
+    """
+    history = getattr(tensor, "_keras_history", None)
+    if history is None:
+        if isinstance(tensor, keras.KerasTensor) and not hasattr(tensor, "_keras_history"):
+            _warn_once(
+                "producing_layer",
+                _message(
+                    "has no KerasTensor._keras_history (private)",
+                    "the training doctor cannot find the output layer of functional "
+                    "models (it still checks Sequential models)",
+                ),
+            )
+        raise AttributeError(f"{tensor!r} has no Keras history (not a model's symbolic tensor)")
+    return history.operation
+
+
+def progbar_forget_line(bar):
+    """Tells a `keras.utils.Progbar` that its line was erased, so it redraws from column 0.
+
+    Private: `Progbar._prev_total_width` (the width it backspaces over before
+    redrawing). Without it we warn once and the bar may redraw with stray
+    characters.
+    """
+    if not hasattr(bar, "_prev_total_width"):
+        _warn_once(
+            "progbar_forget_line",
+            _message(
+                "has no keras.utils.Progbar._prev_total_width (private)",
+                "the progress bar may be redrawn with stray characters after a "
+                "progress line",
+            ),
+        )
+        return
+    bar._prev_total_width = 0
+
+
+@functools.cache
+def _mask_setter():
+    try:
+        from keras.src.backend.common.masking import set_keras_mask as setter
+    except ImportError as error:
+        raise KerasCompatibilityError(
+            _message(
+                "has no keras.src.backend.common.masking.set_keras_mask (private)",
+                "masks cannot be attached to tensors to check that losses honour them",
+            )
+        ) from error
+    return setter
+
+
+def set_keras_mask(x, mask):
+    """Attaches the Keras mask `mask` to tensor `x` in place (what a Masking layer does).
+
+    Private: `keras.src.backend.common.masking.set_keras_mask`; a loss's
+    `__call__` then weighs masked-out samples by 0. Raises
+    KerasCompatibilityError if the setter is gone.
+    """
+    _mask_setter()(x, mask)
+
+
+def to_numpy(x):
+    """`keras.ops.convert_to_numpy(x)`, without a deprecation warning for variables.
+
+    Keras 3.15 on TensorFlow converts with `np.array(x)`, and Keras's and
+    TensorFlow's variables define `__array__` without numpy 2's `copy` keyword,
+    so numpy warns (DeprecationWarning) for every variable. Variables are read
+    with their public `numpy()` instead (on TensorFlow, also its own variables and
+    eager tensors); everything else goes through Keras.
+    """
+    if isinstance(x, keras.Variable):
+        return x.numpy()
+    if keras.backend.backend() == "tensorflow" and callable(getattr(x, "numpy", None)):
+        return np.asarray(x.numpy())
+    return keras.ops.convert_to_numpy(x)
+
+
+def loss_reduction_supported(reduction):
+    """Whether this Keras's losses accept `reduction` (e.g. "mean_with_sample_weight").
+
+    Public API: constructs a Keras loss with it.
+    """
+    try:
+        keras.losses.MeanSquaredError(reduction=reduction)
+    except ValueError:
+        return False
+    return True
+
+
+# --- Optimizers: attributes read -----------------------------------------------------
+
+
+def _optimizer_attribute(optimizer, name, consequence):
+    try:
+        return getattr(optimizer, name)
+    except AttributeError as error:
+        raise KerasCompatibilityError(
+            _message(f"has no keras.optimizers.Optimizer.{name} (private)", consequence)
+        ) from error
+
+
+def learning_rate_setting(optimizer):
+    """What `optimizer` holds as its learning rate: a Variable, a schedule or a callable.
+
+    Private: `Optimizer._learning_rate` (the public `learning_rate` is the
+    current value, which does not tell a schedule apart).
+    """
+    return _optimizer_attribute(
+        optimizer, "_learning_rate", "AdaBound cannot tell whether its learning rate is a schedule"
+    )
+
+
+def uses_weight_decay(optimizer, variable):
+    """False if `variable` was excluded with `optimizer.exclude_from_weight_decay`.
+
+    Private: `Optimizer._use_weight_decay`. Optimizers that apply their own
+    weight decay (`optimizers/_weight_decay.py`) honour the exclusions through it.
+    """
+    method = _optimizer_attribute(
+        optimizer, "_use_weight_decay",
+        "optimizers with their own weight decay cannot honour exclude_from_weight_decay",
+    )
+    return method(variable)
+
+
+def built_variables(optimizer):
+    """The variables `optimizer` was built with (a list, in build order).
+
+    Private: `Optimizer._trainable_variables`.
+    """
+    return list(_optimizer_attribute(
+        optimizer, "_trainable_variables",
+        "SWA and Schedule-Free SGD cannot find their variables when var_list is not given",
+    ))
+
+
+def is_built_variable(optimizer, variable):
+    """Whether `optimizer` was built with `variable` (and so has slots for it).
+
+    Private: `Optimizer._var_key` (backend-specific: on TensorFlow it sees through
+    distributed variables) and `Optimizer._trainable_variables_indices`.
+    """
+    consequence = "SWA cannot tell which variables it averages"
+    key = _optimizer_attribute(optimizer, "_var_key", consequence)(variable)
+    return key in _optimizer_attribute(optimizer, "_trainable_variables_indices", consequence)
+
+
+# --- Optimizers: private methods overridden ---------------------------------------------
+
+# hook -> (the method of keras.optimizers.Optimizer that must call it, what breaks)
+_OPTIMIZER_HOOKS = {
+    "_backend_update_step": (
+        "_backend_apply_gradients",
+        "optimizers with per-step work (Prodigy, Schedule-Free SGD, Lookahead, SWA, "
+        "the per-step scalars of RAdam and others) would not run it",
+    ),
+    "_get_current_learning_rate": (
+        "learning_rate",
+        "Lookahead and SWA would not report the inner optimizer's learning rate",
+    ),
+}
+
+
+def _find_optimizer_hook_problem(name):
+    """None if keras.optimizers.Optimizer still has the private method `name` and calls it."""
+    caller_name, _ = _OPTIMIZER_HOOKS[name]
+    base = keras.optimizers.Optimizer
+    if not callable(getattr(base, name, None)):
+        return f"has no keras.optimizers.Optimizer.{name} (private)"
+    caller = inspect.getattr_static(base, caller_name, None)
+    caller = getattr(caller, "fget", caller)  # a property: its getter
+    try:
+        source = inspect.getsource(caller)
+    except (OSError, TypeError):
+        return None  # no source to read (e.g. a compiled install): the method exists
+    if f"self.{name}(" not in source:
+        return (
+            f"no longer calls keras.optimizers.Optimizer.{name} (private) from "
+            f"Optimizer.{caller_name}"
+        )
+    return None
+
+
+@functools.cache
+def _optimizer_hook_problem(name):
+    return _find_optimizer_hook_problem(name)
+
+
+def require_optimizer_hook(name):
+    """Raises KerasCompatibilityError unless the private Optimizer method `name` works as we use it."""
+    problem = _optimizer_hook_problem(name)
+    if problem is not None:
+        raise KerasCompatibilityError(_message(problem, _OPTIMIZER_HOOKS[name][1]))
+
+
+class WholeStepHook:
+    """Mixin (listed before `keras.optimizers.Optimizer`): one method call per step.
+
+    Keras's apply pipeline (clipping, decoupled weight decay, then the updates)
+    calls the private `Optimizer._backend_update_step(grads, trainable_variables,
+    learning_rate)` once per applied step; the base version calls `update_step`
+    for each variable (TensorFlow's adds the tf.distribute all-reduce and
+    per-replica updates). This mixin routes it to `_whole_step`, which a
+    subclass overrides to do work once per step (calling
+    `_update_each_variable` to run Keras's per-variable loop, or not).
+    """
+
+    def __init__(self, *args, **kwargs):
+        require_optimizer_hook("_backend_update_step")
+        super().__init__(*args, **kwargs)
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        self._whole_step(grads, trainable_variables, learning_rate)
+
+    def _whole_step(self, grads, trainable_variables, learning_rate):
+        """Once per applied step; by default Keras's per-variable loop."""
+        self._update_each_variable(grads, trainable_variables, learning_rate)
+
+    def _update_each_variable(self, grads, trainable_variables, learning_rate):
+        """Keras's own loop: `update_step` for each variable (through tf.distribute on TF)."""
+        super()._backend_update_step(grads, trainable_variables, learning_rate)
+
+
+class DelegatedLearningRate:
+    """Mixin (listed before `keras.optimizers.Optimizer`): the learning rate is another optimizer's.
+
+    The subclass implements `_learning_rate_source()` (the optimizer whose
+    learning rate this one reads and sets). Keras reads the current learning
+    rate through the private `Optimizer._get_current_learning_rate` (the
+    `learning_rate` property, TensorFlow's and torch's weight decay), which this
+    mixin overrides.
+    """
+
+    def __init__(self, *args, **kwargs):
+        require_optimizer_hook("_get_current_learning_rate")
+        super().__init__(*args, **kwargs)
+
+    def _learning_rate_source(self):
+        raise NotImplementedError
+
+    @property
+    def learning_rate(self):
+        return self._learning_rate_source().learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, learning_rate):
+        self._learning_rate_source().learning_rate = learning_rate
+
+    def _get_current_learning_rate(self):
+        return self._learning_rate_source().learning_rate
