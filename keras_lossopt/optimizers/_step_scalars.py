@@ -1,4 +1,4 @@
-"""Per-step scalars computed once per step, not once per variable (private).
+"""Per-step scalars: computed once per step and dtype, not once per variable (private).
 
 An optimizer's `update_step` runs once per variable, and the scalars that depend
 only on the step and the learning rate (bias corrections, RAdam's
@@ -7,41 +7,78 @@ is free (the compiler deduplicates them), but eagerly each is a dispatched op:
 RAdam spent about 40 of its ~50 TensorFlow ops per variable on them, and its
 eager step on 10 small variables took 27 ms against Keras Adam's 18 ms.
 
-`StepScalarsMixin` computes them lazily at the first variable of each dtype in
-a step and reuses them for the others. The cache lives only inside Keras's
-`_backend_update_step` (the per-step entry point every backend goes through:
-TensorFlow's distributed update, JAX's stateless step and torch's loop), so no
-tensor outlives its step or its trace; `update_step` called on its own
-computes them directly.
+`StepScalarsMixin` is the one way to write them (CONTRIBUTING.md, "Per-step
+scalars"):
+
+- `_compute_step_scalars(learning_rate, dtype)` returns them (a tuple) in
+  `dtype`; `update_step` reads them with `self._step_scalars(learning_rate,
+  dtype)`. They are computed at the first variable of each dtype in a step and
+  reused for the others.
+- Optionally `_begin_step(grads, trainable_variables, learning_rate)` runs once
+  per step before any variable is updated: for scalars that need every
+  gradient (Prodigy's `d`) or that update optimizer state once per step
+  (Schedule-Free SGD's running maximum). What it returns is
+  `self._begun_step()` inside `_compute_step_scalars`.
+
+The cache lives only during Keras's per-step call (`_keras_compat.WholeStepHook`,
+the entry point every backend goes through: TensorFlow's distributed update,
+JAX's stateless step and torch's loop), so no tensor outlives its step or its
+trace. `update_step` called on its own computes them directly (an optimizer with
+a `_begin_step` cannot: it raises).
 """
+
+from keras_lossopt import _keras_compat
 
 __all__ = []
 
+_BEGUN = "begin_step"  # cache key of what _begin_step returned
 
-class StepScalarsMixin:
-    """Mixin for `keras.optimizers.Optimizer` subclasses.
 
-    Subclasses implement `_compute_step_scalars(learning_rate, dtype)` and call
-    `self._step_scalars(learning_rate, dtype)` in `update_step`.
+class StepScalarsMixin(_keras_compat.WholeStepHook):
+    """Mixin for `keras.optimizers.Optimizer` subclasses (listed before it).
+
+    Subclasses implement `_compute_step_scalars(learning_rate, dtype)`, and
+    optionally `_begin_step(grads, trainable_variables, learning_rate)`, and
+    call `self._step_scalars(learning_rate, dtype)` in `update_step`.
     """
 
-    _step_scalar_cache = None
+    _step_scalar_cache = None  # a dict during a step, None otherwise
 
     def _compute_step_scalars(self, learning_rate, dtype):
         raise NotImplementedError
 
+    def _begin_step(self, grads, trainable_variables, learning_rate):
+        """Once per step, before any variable is updated; may assign optimizer state."""
+        return None
+
+    def _begun_step(self):
+        """What `_begin_step` returned in the current step."""
+        return self._step_scalar_cache[_BEGUN]
+
+    def _has_begin_step(self):
+        return type(self)._begin_step is not StepScalarsMixin._begin_step
+
     def _step_scalars(self, learning_rate, dtype):
         cache = self._step_scalar_cache
         if cache is None:
+            if self._has_begin_step():
+                raise RuntimeError(
+                    f"{type(self).__name__}.update_step cannot run on its own: its step "
+                    "uses values computed from all variables at once. Call "
+                    "`optimizer.apply(grads, variables)` or `apply_gradients` instead."
+                )
             return self._compute_step_scalars(learning_rate, dtype)
         key = str(dtype)
         if key not in cache:
             cache[key] = self._compute_step_scalars(learning_rate, dtype)
         return cache[key]
 
-    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+    def _whole_step(self, grads, trainable_variables, learning_rate):
         self._step_scalar_cache = {}
         try:
-            super()._backend_update_step(grads, trainable_variables, learning_rate)
+            self._step_scalar_cache[_BEGUN] = self._begin_step(
+                grads, trainable_variables, learning_rate
+            )
+            self._update_each_variable(grads, trainable_variables, learning_rate)
         finally:
             self._step_scalar_cache = None

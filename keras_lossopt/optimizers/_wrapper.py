@@ -17,6 +17,7 @@ import warnings
 
 import keras
 
+from keras_lossopt import _keras_compat
 from keras_lossopt.optimizers._sparse import dense_gradient
 
 __all__ = []
@@ -113,7 +114,9 @@ def run_if(pred, fn):
         fn()
 
 
-class OptimizerWrapper(keras.optimizers.Optimizer):
+class OptimizerWrapper(
+    _keras_compat.DelegatedLearningRate, _keras_compat.WholeStepHook, keras.optimizers.Optimizer
+):
     """Base of Lookahead and SWA: an optimizer that drives an inner optimizer.
 
     Subclasses implement `_build_wrapper(var_list)` (their own slots),
@@ -139,24 +142,19 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
         super().__init__(learning_rate=0.0, name=name, **base, **kwargs)
         self.inner_optimizer = inner
 
-    # --- The learning rate is the inner optimizer's --------------------------------
+    # --- The learning rate is the inner optimizer's (DelegatedLearningRate) -----------
 
-    @property
-    def learning_rate(self):
-        return self.inner_optimizer.learning_rate
-
-    @learning_rate.setter
-    def learning_rate(self, learning_rate):
-        self.inner_optimizer.learning_rate = learning_rate
-
-    def _get_current_learning_rate(self):
-        return self.inner_optimizer._get_current_learning_rate()
+    def _learning_rate_source(self):
+        return self.inner_optimizer
 
     # --- State -------------------------------------------------------------------
 
+    def _own_variables(self):
+        return super().variables
+
     @property
     def variables(self):
-        return self._variables[:] + self.inner_optimizer.variables
+        return self._own_variables() + self.inner_optimizer.variables
 
     def build(self, var_list):
         if self.built:
@@ -175,7 +173,7 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
         # The inner optimizer unscales by its own factor, this one by ours.
         return super().scale_loss(self.inner_optimizer.scale_loss(loss))
 
-    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+    def _whole_step(self, grads, trainable_variables, learning_rate):
         trainable_variables = list(trainable_variables)
         state = self._before_inner_apply(trainable_variables)
         self.inner_optimizer.apply(grads, trainable_variables)
@@ -189,20 +187,21 @@ class OptimizerWrapper(keras.optimizers.Optimizer):
         raise NotImplementedError
 
     def save_own_variables(self, store):
-        for i, variable in enumerate(self._variables):
-            store[str(i)] = keras.ops.convert_to_numpy(variable)
+        for i, variable in enumerate(self._own_variables()):
+            store[str(i)] = variable.numpy()
 
     def load_own_variables(self, store):
-        if len(store.keys()) != len(self._variables):
+        own = self._own_variables()
+        if len(store.keys()) != len(own):
             warnings.warn(
                 f"Skipping variable loading for optimizer '{self.name}': it has "
-                f"{len(self._variables)} variables of its own whereas the saved "
+                f"{len(own)} variables of its own whereas the saved "
                 f"one has {len(store.keys())}. This is likely because it has not "
                 "been built yet.",
                 stacklevel=2,
             )
             return
-        for i, variable in enumerate(self._variables):
+        for i, variable in enumerate(own):
             variable.assign(store[str(i)])
 
     def finalize_variable_values(self, var_list):

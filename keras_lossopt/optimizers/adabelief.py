@@ -4,13 +4,14 @@ from keras import ops
 from keras.optimizers import Optimizer
 
 from keras_lossopt import _checks
+from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
 from keras_lossopt.registry import register
 
 __all__ = ["AdaBelief"]
 
 
 @register("optimizer", name="adabelief", aliases=("ada_belief",))
-class AdaBelief(Optimizer):
+class AdaBelief(StepScalarsMixin, Optimizer):
     """AdaBelief: Adam with the variance of the gradient around its EMA as denominator.
 
     Adam divides by the EMA of `g**2`; AdaBelief divides by the EMA of
@@ -115,18 +116,22 @@ class AdaBelief(Optimizer):
             var_list, ["momentum", "belief"]
         )
 
-    def update_step(self, gradient, variable, learning_rate):
-        dtype = variable.dtype
+    def _compute_step_scalars(self, learning_rate, dtype):
         lr = ops.cast(learning_rate, dtype)
-        gradient = ops.cast(gradient, dtype)
         step = ops.cast(self.iterations + 1, dtype)
         beta_1 = ops.cast(self.beta_1, dtype)
         beta_2 = ops.cast(self.beta_2, dtype)
-        epsilon = ops.cast(self.epsilon, dtype)
-
-        # Per-step scalars.
         step_size = lr / (1.0 - ops.power(beta_1, step))
         inv_sqrt_bias_2 = ops.rsqrt(1.0 - ops.power(beta_2, step))
+        return step_size, inv_sqrt_bias_2
+
+    def update_step(self, gradient, variable, learning_rate):
+        dtype = variable.dtype
+        gradient = ops.cast(gradient, dtype)
+        epsilon = ops.cast(self.epsilon, dtype)
+
+        # Per-step scalars, computed once per step (StepScalarsMixin).
+        step_size, inv_sqrt_bias_2 = self._step_scalars(learning_rate, dtype)
 
         m = self._momentums[self._get_variable_index(variable)]
         s = self._beliefs[self._get_variable_index(variable)]

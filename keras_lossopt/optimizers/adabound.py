@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_lossopt import _checks
+from keras_lossopt import _checks, _keras_compat
 from keras_lossopt.optimizers._sparse import dense_gradient
 from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
 from keras_lossopt.registry import register
@@ -139,8 +139,9 @@ class AdaBound(StepScalarsMixin, keras.optimizers.Optimizer):
         """The authors' `base_lr`: the constructor's float, or a schedule's value at step 0."""
         if self._base_lr is not None:
             return self._base_lr
-        if isinstance(self._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
-            return self._learning_rate(0)
+        schedule = _keras_compat.learning_rate_setting(self)
+        if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+            return schedule(0)
         return None
 
     def build(self, var_list):

@@ -5,13 +5,14 @@ from keras.optimizers import Optimizer
 
 from keras_lossopt import _checks
 from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
+from keras_lossopt.optimizers._weight_decay import OwnWeightDecay
 from keras_lossopt.registry import register
 
 __all__ = ["Adan"]
 
 
 @register("optimizer", name="adan")
-class Adan(StepScalarsMixin, Optimizer):
+class Adan(OwnWeightDecay, StepScalarsMixin, Optimizer):
     """Adan: Adam-like steps with a Nesterov look-ahead built from gradient differences.
 
     Adan estimates the Nesterov look-ahead gradient without an extra gradient
@@ -108,11 +109,9 @@ class Adan(StepScalarsMixin, Optimizer):
         _checks.check_beta("beta_2", beta_2)
         _checks.check_beta("beta_3", beta_3)
         _checks.check_non_negative("epsilon", epsilon)
-        if weight_decay is not None:
-            _checks.check_non_negative("weight_decay", weight_decay)
         super().__init__(
             learning_rate=learning_rate,
-            weight_decay=None,  # Adan's own proximal decay replaces Keras's decoupled one.
+            weight_decay=weight_decay,  # Adan's own proximal decay (OwnWeightDecay).
             clipnorm=clipnorm,
             clipvalue=clipvalue,
             global_clipnorm=global_clipnorm,
@@ -128,7 +127,6 @@ class Adan(StepScalarsMixin, Optimizer):
         self.beta_2 = beta_2
         self.beta_3 = beta_3
         self.epsilon = epsilon
-        self.adan_weight_decay = weight_decay
 
     def build(self, var_list):
         if self.built:
@@ -177,8 +175,8 @@ class Adan(StepScalarsMixin, Optimizer):
 
         denominator = ops.sqrt(n) * inv_sqrt_bias_3 + ops.cast(self.epsilon, dtype)
         new_value = variable - (step_size * m + diff_step_size * d) / denominator
-        if self.adan_weight_decay and self._use_weight_decay(variable):
-            new_value = new_value / (1.0 + lr * ops.cast(self.adan_weight_decay, dtype))
+        if self._decays(variable):
+            new_value = new_value / (1.0 + lr * ops.cast(self.own_weight_decay, dtype))
         self.assign(variable, new_value)
 
     def get_config(self):
@@ -189,7 +187,6 @@ class Adan(StepScalarsMixin, Optimizer):
                 "beta_2": self.beta_2,
                 "beta_3": self.beta_3,
                 "epsilon": self.epsilon,
-                "weight_decay": self.adan_weight_decay,
             }
         )
         return config

@@ -5,13 +5,14 @@ from keras.optimizers import Optimizer
 
 from keras_lossopt import _checks
 from keras_lossopt.optimizers import _sparse
+from keras_lossopt.optimizers._weight_decay import OwnWeightDecay
 from keras_lossopt.registry import register
 
 __all__ = ["LARS"]
 
 
 @register("optimizer", name="lars", aliases=("layerwise_adaptive_rate_scaling",))
-class LARS(Optimizer):
+class LARS(OwnWeightDecay, Optimizer):
     """LARS: layer-wise adaptive rate scaling for large-batch momentum SGD.
 
     Each variable ("layer") gets its own learning rate, proportional to the
@@ -123,7 +124,7 @@ class LARS(Optimizer):
             raise ValueError(f"`nesterov` must be a bool. Received: nesterov={nesterov!r}")
         super().__init__(
             learning_rate=learning_rate,
-            weight_decay=None,  # LARS's own decay is in update_step.
+            weight_decay=float(weight_decay),  # LARS's own, in update_step (OwnWeightDecay).
             clipnorm=clipnorm,
             clipvalue=clipvalue,
             global_clipnorm=global_clipnorm,
@@ -135,16 +136,10 @@ class LARS(Optimizer):
             name=name,
             **kwargs,
         )
-        self.weight_decay = float(weight_decay)
         self.momentum = float(momentum)
         self.trust_coefficient = float(trust_coefficient)
         self.epsilon = float(epsilon)
         self.nesterov = nesterov
-
-    def _apply_weight_decay(self, variables):
-        # LARS's weight decay is coupled (inside update_step); the base class's
-        # decoupled decay must not apply on top of it.
-        return
 
     def build(self, var_list):
         if self.built:
@@ -158,13 +153,13 @@ class LARS(Optimizer):
         gradient = _sparse.dense_gradient(gradient)  # norms need duplicate rows summed
         gradient = ops.cast(gradient, dtype)
         v = self._momentums[self._get_variable_index(variable)]
-        if self._use_weight_decay(variable):
+        if self._not_excluded(variable):
             w_norm = ops.sqrt(ops.sum(ops.square(variable)))
             g_norm = ops.sqrt(ops.sum(ops.square(gradient)))
             denominator = g_norm
             update = gradient
-            if self.weight_decay > 0:
-                wd = ops.cast(self.weight_decay, dtype)
+            if self.own_weight_decay > 0:
+                wd = ops.cast(self.own_weight_decay, dtype)
                 denominator = g_norm + wd * w_norm
                 update = gradient + wd * variable
             scaled_lr = lr * self._trust(w_norm, g_norm, denominator, dtype)
@@ -190,7 +185,6 @@ class LARS(Optimizer):
         config = super().get_config()
         config.update(
             {
-                "weight_decay": self.weight_decay,
                 "momentum": self.momentum,
                 "trust_coefficient": self.trust_coefficient,
                 "epsilon": self.epsilon,

@@ -6,13 +6,15 @@ from keras import ops
 from keras_lossopt import _checks
 from keras_lossopt.optimizers._initial_copy import copy_variables_into
 from keras_lossopt.optimizers._sparse import dense_gradient
+from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
+from keras_lossopt.optimizers._weight_decay import OwnWeightDecay
 from keras_lossopt.registry import register
 
 __all__ = ["MADGRAD"]
 
 
 @register("optimizer", name="madgrad")
-class MADGRAD(keras.optimizers.Optimizer):
+class MADGRAD(OwnWeightDecay, StepScalarsMixin, keras.optimizers.Optimizer):
     """MADGRAD: dual averaging with a cube-root adaptive scaling and momentum.
 
     A dual-averaging method (like AdaGrad's dual form) that often matches SGD
@@ -97,11 +99,9 @@ class MADGRAD(keras.optimizers.Optimizer):
         _checks.check_learning_rate(learning_rate)
         _checks.check_beta("momentum", momentum)
         _checks.check_positive("epsilon", epsilon)
-        if weight_decay is not None:
-            _checks.check_non_negative("weight_decay", weight_decay)
         super().__init__(
             learning_rate=learning_rate,
-            weight_decay=None,  # MADGRAD's decay is coupled (added to g).
+            weight_decay=weight_decay,  # coupled, added to g (OwnWeightDecay).
             clipnorm=clipnorm,
             clipvalue=clipvalue,
             global_clipnorm=global_clipnorm,
@@ -115,7 +115,6 @@ class MADGRAD(keras.optimizers.Optimizer):
         )
         self.momentum = momentum
         self.epsilon = epsilon
-        self.madgrad_weight_decay = weight_decay
 
     def build(self, var_list):
         if self.built:
@@ -127,6 +126,11 @@ class MADGRAD(keras.optimizers.Optimizer):
         self._x0s = slots[2] if self.momentum else [None] * len(var_list)
         copy_variables_into(self, self._x0s, var_list)
 
+    def _compute_step_scalars(self, learning_rate, dtype):
+        eps = ops.cast(self.epsilon, dtype)
+        k = ops.cast(self.iterations, dtype)
+        return ((ops.cast(learning_rate, dtype) + eps) * ops.sqrt(k + 1.0),)
+
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
         i = self._get_variable_index(variable)
@@ -135,10 +139,10 @@ class MADGRAD(keras.optimizers.Optimizer):
         # and element-wise ops on duplicated indices would be wrong.
         gradient = ops.cast(dense_gradient(gradient), dtype)
         eps = ops.cast(self.epsilon, dtype)
-        k = ops.cast(self.iterations, dtype)
-        lamb = (ops.cast(learning_rate, dtype) + eps) * ops.sqrt(k + 1.0)
-        if self.madgrad_weight_decay and self._use_weight_decay(variable):
-            gradient = gradient + ops.cast(self.madgrad_weight_decay, dtype) * variable
+        # Per-step scalar, computed once per step (StepScalarsMixin).
+        (lamb,) = self._step_scalars(learning_rate, dtype)
+        if self._decays(variable):
+            gradient = gradient + ops.cast(self.own_weight_decay, dtype) * variable
         if x0 is None:  # momentum == 0: recover x0 from the current state.
             x0 = variable + s / (_cube_root(grad_sum_sq) + eps)
         self.assign_add(grad_sum_sq, lamb * ops.square(gradient))
@@ -156,7 +160,6 @@ class MADGRAD(keras.optimizers.Optimizer):
             {
                 "momentum": self.momentum,
                 "epsilon": self.epsilon,
-                "weight_decay": self.madgrad_weight_decay,
             }
         )
         return config

@@ -4,13 +4,14 @@ from keras import ops
 from keras.optimizers import Optimizer
 
 from keras_lossopt import _checks
+from keras_lossopt.optimizers._weight_decay import OwnWeightDecay
 from keras_lossopt.registry import register
 
 __all__ = ["NovoGrad"]
 
 
 @register("optimizer", name="novograd", aliases=("novo_grad",))
-class NovoGrad(Optimizer):
+class NovoGrad(OwnWeightDecay, Optimizer):
     """NovoGrad: momentum SGD on gradients normalised by their per-variable norm.
 
     NovoGrad keeps one second-moment number per variable (per layer kernel or
@@ -98,11 +99,9 @@ class NovoGrad(Optimizer):
         _checks.check_beta("beta_1", beta_1)
         _checks.check_beta("beta_2", beta_2)
         _checks.check_non_negative("epsilon", epsilon)
-        if weight_decay is not None:
-            _checks.check_non_negative("weight_decay", weight_decay)
         super().__init__(
             learning_rate=learning_rate,
-            weight_decay=None,  # NovoGrad's own decay replaces Keras's decoupled one.
+            weight_decay=weight_decay,  # NovoGrad's own decay (OwnWeightDecay).
             clipnorm=clipnorm,
             clipvalue=clipvalue,
             global_clipnorm=global_clipnorm,
@@ -117,7 +116,6 @@ class NovoGrad(Optimizer):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
-        self.novograd_weight_decay = weight_decay
 
     def build(self, var_list):
         if self.built:
@@ -151,8 +149,8 @@ class NovoGrad(Optimizer):
         inv_denominator = 1.0 / (ops.sqrt(n) + ops.cast(self.epsilon, dtype))
 
         update = gradient * inv_denominator
-        if self.novograd_weight_decay and self._use_weight_decay(variable):
-            update = update + ops.cast(self.novograd_weight_decay, dtype) * variable
+        if self._decays(variable):
+            update = update + ops.cast(self.own_weight_decay, dtype) * variable
         self.assign(m, beta_1 * m + update)
         self.assign_sub(variable, lr * m)
 
@@ -163,7 +161,6 @@ class NovoGrad(Optimizer):
                 "beta_1": self.beta_1,
                 "beta_2": self.beta_2,
                 "epsilon": self.epsilon,
-                "weight_decay": self.novograd_weight_decay,
             }
         )
         return config

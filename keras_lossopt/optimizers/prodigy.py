@@ -6,13 +6,15 @@ from keras import ops
 from keras_lossopt import _checks
 from keras_lossopt.optimizers._initial_copy import copy_variables_into
 from keras_lossopt.optimizers._sparse import dense_gradient
+from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
+from keras_lossopt.optimizers._weight_decay import OwnWeightDecay
 from keras_lossopt.registry import register
 
 __all__ = ["Prodigy"]
 
 
 @register("optimizer")
-class Prodigy(keras.optimizers.Optimizer):
+class Prodigy(OwnWeightDecay, StepScalarsMixin, keras.optimizers.Optimizer):
     """Prodigy: Adam with a learning rate it estimates itself (parameter-free Adam).
 
     Prodigy keeps Adam's moments but multiplies the step by an estimate `d` of
@@ -136,12 +138,10 @@ class Prodigy(keras.optimizers.Optimizer):
         _checks.check_positive("epsilon", epsilon)
         _checks.check_positive("d0", d0)
         _checks.check_positive("d_coef", d_coef)
-        if weight_decay is not None:
-            _checks.check_non_negative("weight_decay", weight_decay)
         _checks.check_choice("safeguard_warmup", safeguard_warmup, (True, False))
         super().__init__(
             learning_rate=learning_rate,
-            weight_decay=None,  # Prodigy applies its own (d-scaled) decay.
+            weight_decay=weight_decay,  # Prodigy's own, d-scaled (OwnWeightDecay).
             clipnorm=clipnorm,
             clipvalue=clipvalue,
             global_clipnorm=global_clipnorm,
@@ -159,7 +159,6 @@ class Prodigy(keras.optimizers.Optimizer):
         self.epsilon = epsilon
         self.d0 = d0
         self.d_coef = d_coef
-        self.prodigy_weight_decay = weight_decay
         self.safeguard_warmup = bool(safeguard_warmup)
 
     def build(self, var_list):
@@ -190,9 +189,9 @@ class Prodigy(keras.optimizers.Optimizer):
         d starts at 1e-6, so d^2 (1 - beta_2) g^2 underflows in float16: the
         authors' code does not support fp16 state either.
         """
-        if self._overwrite_variable_with_gradient(var):
+        if getattr(var, "overwrite_with_gradient", False):  # Keras makes no slot for these
             return None
-        if keras.backend.standardize_dtype(var.dtype) in ("float16", "bfloat16"):
+        if _is_16_bit(var.dtype):
             prefix = var.path.replace("/", "_") if hasattr(var, "path") else str(var.name)
             return self.add_variable(var.shape, dtype="float32", name=f"{prefix}_{name}")
         return self.add_variable_from_reference(var, name)
@@ -202,7 +201,7 @@ class Prodigy(keras.optimizers.Optimizer):
         """The current step-size estimate (a float32 scalar variable)."""
         return self._d
 
-    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+    def _begin_step(self, grads, trainable_variables, learning_rate):
         # Phase 1 (all variables, old d): moments, s and the sums that give the
         # new d. Phase 2: the new d. Phase 3 (update_step, per variable): the step.
         f32 = "float32"
@@ -248,20 +247,24 @@ class Prodigy(keras.optimizers.Optimizer):
         new_d = ops.where(active, ops.maximum(d, d_hat), d)
         self.assign(self._d_numerator, ops.where(active, numerator, old_numerator))
         self.assign(self._d, new_d)
-        # Scalars of phase 3, read by update_step within this same step.
-        self._step_size = ops.where(active, dlr, ops.zeros((), f32))
-        self._eps_d = new_d * self.epsilon
-        super()._backend_update_step(grads, trainable_variables, learning_rate)
+        # Scalars of phase 3 (float32), read by update_step within this same step.
+        return ops.where(active, dlr, ops.zeros((), f32)), new_d * self.epsilon
+
+    def _compute_step_scalars(self, learning_rate, dtype):
+        # In the state's dtype: float32 for 16-bit variables (see _make_slot).
+        state_dtype = "float32" if _is_16_bit(dtype) else dtype
+        return tuple(ops.cast(value, state_dtype) for value in self._begun_step())
 
     def update_step(self, gradient, variable, learning_rate):
         i = self._get_variable_index(variable)
         v, m = self._velocities[i], self._momentums[i]
         dtype = v.dtype  # float32 state for 16-bit variables
-        step_size = ops.cast(self._step_size, dtype)
-        if self.prodigy_weight_decay and self._use_weight_decay(variable):
-            decay = ops.cast(step_size * self.prodigy_weight_decay, variable.dtype)
+        # Per-step scalars, computed once per step (StepScalarsMixin).
+        step_size, eps_d = self._step_scalars(learning_rate, variable.dtype)
+        if self._decays(variable):
+            decay = ops.cast(step_size * self.own_weight_decay, variable.dtype)
             self.assign_sub(variable, variable * decay)
-        denom = ops.sqrt(v) + ops.cast(self._eps_d, dtype)
+        denom = ops.sqrt(v) + eps_d
         if m is None:  # beta_1 == 0: the authors step along d * g.
             m = ops.cast(dense_gradient(gradient), dtype) * ops.cast(
                 ops.convert_to_tensor(self._d), dtype
@@ -278,8 +281,11 @@ class Prodigy(keras.optimizers.Optimizer):
                 "epsilon": self.epsilon,
                 "d0": self.d0,
                 "d_coef": self.d_coef,
-                "weight_decay": self.prodigy_weight_decay,
                 "safeguard_warmup": self.safeguard_warmup,
             }
         )
         return config
+
+
+def _is_16_bit(dtype):
+    return keras.backend.standardize_dtype(dtype) in ("float16", "bfloat16")

@@ -5,16 +5,18 @@ import contextlib
 import keras
 from keras import ops
 
-from keras_lossopt import _checks
+from keras_lossopt import _checks, _keras_compat
 from keras_lossopt.optimizers._initial_copy import copy_variables_into
 from keras_lossopt.optimizers._sparse import dense_gradient
+from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
+from keras_lossopt.optimizers._weight_decay import OwnWeightDecay
 from keras_lossopt.registry import register
 
 __all__ = ["ScheduleFreeSGD"]
 
 
 @register("optimizer", aliases=("sgd_schedule_free",))
-class ScheduleFreeSGD(keras.optimizers.Optimizer):
+class ScheduleFreeSGD(OwnWeightDecay, StepScalarsMixin, keras.optimizers.Optimizer):
     """Schedule-Free SGD: momentum SGD that needs no decay schedule or stopping time.
 
     Keeps three sequences: `z` (plain SGD steps), `x` (a weighted running
@@ -127,13 +129,11 @@ class ScheduleFreeSGD(keras.optimizers.Optimizer):
         _checks.check_real("momentum", momentum, low=0, high=1, low_inclusive=False,
                            high_inclusive=False)
         _checks.check_positive_int("warmup_steps", warmup_steps, allow_zero=True)
-        if weight_decay is not None:
-            _checks.check_non_negative("weight_decay", weight_decay)
         _checks.check_non_negative("r", r)
         _checks.check_non_negative("weight_lr_power", weight_lr_power)
         super().__init__(
             learning_rate=learning_rate,
-            weight_decay=None,  # coupled decay, applied in update_step
+            weight_decay=weight_decay,  # coupled, applied at y (OwnWeightDecay)
             clipnorm=clipnorm,
             clipvalue=clipvalue,
             global_clipnorm=global_clipnorm,
@@ -147,7 +147,6 @@ class ScheduleFreeSGD(keras.optimizers.Optimizer):
         )
         self.momentum = momentum
         self.warmup_steps = int(warmup_steps)
-        self.schedule_free_weight_decay = weight_decay
         self.r = r
         self.weight_lr_power = weight_lr_power
         self._averaged_in = False
@@ -166,7 +165,7 @@ class ScheduleFreeSGD(keras.optimizers.Optimizer):
             (), initializer="zeros", dtype="float32", name="weight_sum"
         )
 
-    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+    def _begin_step(self, grads, trainable_variables, learning_rate):
         # The per-step scalars (and their state) are computed once per step.
         f32 = "float32"
         k = ops.cast(self.iterations, f32)
@@ -180,18 +179,21 @@ class ScheduleFreeSGD(keras.optimizers.Optimizer):
         ckp1 = ops.where(positive, weight / ops.where(positive, weight_sum, 1.0), 0.0)
         self.assign(self._lr_max, lr_max)
         self.assign(self._weight_sum, weight_sum)
-        self._step_scalars = (lr, ckp1, lr * (self.momentum * (1.0 - ckp1) - 1.0))
-        super()._backend_update_step(grads, trainable_variables, learning_rate)
+        return lr, ckp1, lr * (self.momentum * (1.0 - ckp1) - 1.0)
+
+    def _compute_step_scalars(self, learning_rate, dtype):
+        return tuple(ops.cast(value, dtype) for value in self._begun_step())
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
         z = self._zs[self._get_variable_index(variable)]
-        lr, ckp1, grad_coef = (ops.cast(v, dtype) for v in self._step_scalars)
+        # Per-step scalars, computed once per step (StepScalarsMixin).
+        lr, ckp1, grad_coef = self._step_scalars(learning_rate, dtype)
         # Sparse (IndexedSlices) gradients are densified: every element moves anyway,
         # and element-wise ops on duplicated indices would be wrong.
         gradient = ops.cast(dense_gradient(gradient), dtype)
-        if self.schedule_free_weight_decay and self._use_weight_decay(variable):
-            gradient = gradient + ops.cast(self.schedule_free_weight_decay, dtype) * variable
+        if self._decays(variable):
+            gradient = gradient + ops.cast(self.own_weight_decay, dtype) * variable
         # z first, then y from the new z (z_old = z_new + lr * g): written in this
         # order, XLA needs no copy of the old z (7 tensors moved per step, not 9;
         # benchmarks/README.md).
@@ -206,7 +208,7 @@ class ScheduleFreeSGD(keras.optimizers.Optimizer):
                 "ScheduleFreeSGD has no averaged weights before its first step "
                 "(the optimizer is not built)."
             )
-        variables = self._trainable_variables if var_list is None else list(var_list)
+        variables = _keras_compat.built_variables(self) if var_list is None else list(var_list)
         return [(v, self._zs[self._get_variable_index(v)]) for v in variables]
 
     def averaged_values(self, var_list=None):
@@ -261,7 +263,6 @@ class ScheduleFreeSGD(keras.optimizers.Optimizer):
             {
                 "momentum": self.momentum,
                 "warmup_steps": self.warmup_steps,
-                "weight_decay": self.schedule_free_weight_decay,
                 "r": self.r,
                 "weight_lr_power": self.weight_lr_power,
             }

@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_lossopt import _checks
+from keras_lossopt import _checks, _keras_compat
 from keras_lossopt.optimizers._wrapper import OptimizerWrapper, run_if, traced_on_jax
 from keras_lossopt.registry import register
 
@@ -182,10 +182,10 @@ class SWA(OptimizerWrapper):
                 "training step or `optimizer.build(variables)`)."
             )
         if var_list is None:
-            var_list = self._trainable_variables
+            var_list = _keras_compat.built_variables(self)
         # Variables the optimizer does not train (e.g. batch-norm statistics in
         # `model.variables`) have no average and are left alone.
-        known = [v for v in var_list if self._var_key(v) in self._trainable_variables_indices]
+        known = [v for v in var_list if _keras_compat.is_built_variable(self, v)]
         return known, [self._average_weights[self._get_variable_index(v)] for v in known]
 
     def _has_snapshot(self):

@@ -5,13 +5,14 @@ from keras import ops
 from keras.optimizers import Optimizer
 
 from keras_lossopt import _checks
+from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
 from keras_lossopt.registry import register
 
 __all__ = ["Yogi"]
 
 
 @register("optimizer", name="yogi")
-class Yogi(Optimizer):
+class Yogi(StepScalarsMixin, Optimizer):
     """Yogi: Adam whose second moment changes additively, so it cannot forget too fast.
 
     Adam's `v` is a multiplicative EMA of `g**2`: after a few small gradients a
@@ -120,18 +121,19 @@ class Yogi(Optimizer):
             initializer=keras.initializers.Constant(self.initial_accumulator_value),
         )
 
-    def update_step(self, gradient, variable, learning_rate):
-        dtype = variable.dtype
+    def _compute_step_scalars(self, learning_rate, dtype):
         lr = ops.cast(learning_rate, dtype)
-        gradient = ops.cast(gradient, dtype)
         step = ops.cast(self.iterations + 1, dtype)
         beta_1 = ops.cast(self.beta_1, dtype)
         beta_2 = ops.cast(self.beta_2, dtype)
+        return (lr * ops.sqrt(1.0 - ops.power(beta_2, step)) / (1.0 - ops.power(beta_1, step)),)
 
-        # Per-step scalar.
-        step_size = (
-            lr * ops.sqrt(1.0 - ops.power(beta_2, step)) / (1.0 - ops.power(beta_1, step))
-        )
+    def update_step(self, gradient, variable, learning_rate):
+        dtype = variable.dtype
+        gradient = ops.cast(gradient, dtype)
+
+        # Per-step scalar, computed once per step (StepScalarsMixin).
+        (step_size,) = self._step_scalars(learning_rate, dtype)
 
         m = self._momentums[self._get_variable_index(variable)]
         v = self._velocities[self._get_variable_index(variable)]

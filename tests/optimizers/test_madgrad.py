@@ -50,7 +50,7 @@ def test_own_weight_decay_only():
     opt = MADGRAD(weight_decay=0.1)
     assert opt.weight_decay is None
     clone = MADGRAD.from_config(opt.get_config())
-    assert clone.madgrad_weight_decay == 0.1 and clone.weight_decay is None
+    assert clone.own_weight_decay == 0.1 and clone.weight_decay is None
 
 
 def test_no_argument_construction_and_config():

@@ -99,7 +99,7 @@ def test_own_weight_decay_only():
     config = opt.get_config()
     assert config["weight_decay"] == 0.1
     clone = Prodigy.from_config(config)
-    assert clone.prodigy_weight_decay == 0.1 and clone.weight_decay is None
+    assert clone.own_weight_decay == 0.1 and clone.weight_decay is None
 
 
 def test_no_argument_construction_and_config():

@@ -90,7 +90,7 @@ def test_own_weight_decay_only():
     opt = ScheduleFreeSGD(weight_decay=0.01)
     assert opt.weight_decay is None
     clone = ScheduleFreeSGD.from_config(opt.get_config())
-    assert clone.schedule_free_weight_decay == 0.01 and clone.weight_decay is None
+    assert clone.own_weight_decay == 0.01 and clone.weight_decay is None
 
 
 def test_no_argument_construction_and_config():

@@ -1,4 +1,4 @@
-"""StepScalarsMixin: per-step scalars computed once per step, not once per variable."""
+"""StepScalarsMixin: per-step scalars computed once per step and dtype, not once per variable."""
 
 import keras
 import numpy as np
@@ -12,12 +12,15 @@ USERS = sorted(
     for entry in registry.entries("optimizer")
     if issubclass(entry.cls, StepScalarsMixin)
 )
+# Those whose step starts with work over all variables (`_begin_step`).
+WHOLE_STEP_USERS = [n for n in USERS if registry.lookup("optimizer", n).cls()._has_begin_step()]
 
 
 def test_the_adam_family_uses_it():
     # Found from the registry, not listed by hand; this only guards against the
     # discovery above silently finding nothing.
-    assert {"radam", "adan", "adabound", "ademamix"} <= set(USERS)
+    assert {"radam", "adan", "adabound", "ademamix", "adabelief", "yogi", "madgrad"} <= set(USERS)
+    assert {"prodigy", "schedule_free_sgd"} <= set(WHOLE_STEP_USERS)
 
 
 @pytest.mark.multibackend
@@ -41,7 +44,7 @@ def test_scalars_computed_once_per_step_and_dtype(name, monkeypatch):
     assert optimizer._step_scalar_cache is None  # nothing outlives the step
 
 
-@pytest.mark.parametrize("name", USERS)
+@pytest.mark.parametrize("name", sorted(set(USERS) - set(WHOLE_STEP_USERS)))
 def test_update_step_on_its_own_still_computes_them(name):
     optimizer = registry.lookup("optimizer", name).cls()
     variable = keras.Variable(np.ones((3,)), dtype="float32")
@@ -49,3 +52,37 @@ def test_update_step_on_its_own_still_computes_them(name):
     optimizer.update_step(keras.ops.ones((3,)), variable, optimizer.learning_rate)
     assert np.all(np.isfinite(keras.ops.convert_to_numpy(variable)))
     assert not np.allclose(keras.ops.convert_to_numpy(variable), 1.0)
+
+
+@pytest.mark.parametrize("name", WHOLE_STEP_USERS)
+def test_update_step_on_its_own_says_to_call_apply(name):
+    optimizer = registry.lookup("optimizer", name).cls()
+    variable = keras.Variable(np.ones((3,)), dtype="float32")
+    optimizer.build([variable])
+    with pytest.raises(RuntimeError, match="cannot run on its own.*apply"):
+        optimizer.update_step(keras.ops.ones((3,)), variable, optimizer.learning_rate)
+
+
+@pytest.mark.multibackend
+@pytest.mark.parametrize("name", WHOLE_STEP_USERS)
+def test_begin_step_runs_once_per_step_before_any_update(name, monkeypatch):
+    optimizer = registry.lookup("optimizer", name).cls()
+    events = []
+    begin, update = type(optimizer)._begin_step, type(optimizer).update_step
+
+    def counting_begin(self, grads, trainable_variables, learning_rate):
+        events.append(("begin", len(list(trainable_variables))))
+        return begin(self, grads, trainable_variables, learning_rate)
+
+    def counting_update(self, gradient, variable, learning_rate):
+        events.append(("update", None))
+        return update(self, gradient, variable, learning_rate)
+
+    monkeypatch.setattr(type(optimizer), "_begin_step", counting_begin)
+    monkeypatch.setattr(type(optimizer), "update_step", counting_update)
+    variables = [keras.Variable(np.full((3,), float(i + 1)), dtype="float32") for i in range(3)]
+    grads = [keras.ops.ones(v.shape) * 0.1 for v in variables]
+    for _ in range(2):
+        optimizer.apply(grads, variables)
+    assert events == 2 * [("begin", 3), ("update", None), ("update", None), ("update", None)]
+    assert optimizer._step_scalar_cache is None
