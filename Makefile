@@ -9,7 +9,6 @@ PIP := $(PY) -m pip --disable-pip-version-check
 # e.g. `make test TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cpu"`.
 TORCH_SPEC ?= torch==2.13.0
 export TF_CPP_MIN_LOG_LEVEL ?= 3
-export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
 .PHONY: demo test test-fast lint docs gallery clean
 

@@ -82,8 +82,8 @@ def walk(spec, start=START, steps=STEPS):
                   steps_per_execution=steps_per_execution(steps))
     dummy = np.zeros((steps, 1), dtype="float32")
     model.fit(dummy, dummy, batch_size=1, epochs=1, shuffle=False, verbose=0)
-    trail = keras.ops.convert_to_numpy(walker.trail).astype("float64")
-    end = keras.ops.convert_to_numpy(walker.xy).astype("float64")
+    trail = walker.trail.numpy().astype("float64")
+    end = walker.xy.numpy().astype("float64")
     return np.concatenate([trail, end[None]], axis=0)
 
 

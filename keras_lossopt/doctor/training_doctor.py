@@ -18,7 +18,7 @@ import math
 import keras
 import numpy as np
 
-from keras_lossopt import _checks
+from keras_lossopt import _checks, _keras_compat
 
 __all__ = ["DoctorReport", "TrainingDoctor", "Verdict", "diagnose"]
 
@@ -489,7 +489,7 @@ class TrainingDoctor(keras.callbacks.Callback):
     def _weight_sample(self):
         """Up to `_SAMPLE` leading values of each trainable variable, as float64."""
         return [
-            np.array(keras.ops.convert_to_numpy(v), dtype="float64").ravel()[:_SAMPLE]
+            np.array(v.numpy(), dtype="float64").ravel()[:_SAMPLE]
             for v in self.model.trainable_variables
         ]
 
@@ -555,7 +555,7 @@ class TrainingDoctor(keras.callbacks.Callback):
 
     def _learning_rate(self):
         try:
-            return float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            return float(_keras_compat.to_numpy(self.model.optimizer.learning_rate))
         except Exception:  # noqa: BLE001 - only used in the advice text
             return None
 
