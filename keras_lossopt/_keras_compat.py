@@ -35,8 +35,8 @@ private method; checked when an instance is created, which raises):
 
 `loss_reduction_supported(reduction)` answers with the public API what the
 conformance harness used `keras.src.losses.loss.standardize_reduction` for, and
-`to_numpy(x)` converts without the deprecation warning that
-`keras.ops.convert_to_numpy(variable)` raises on TensorFlow with numpy 2.
+`to_numpy(x)` converts without the deprecation warning that numpy 2 raises for
+Keras variables (their `__array__` lacks the `copy` keyword).
 
 Not a hook: `Optimizer._get_variable_index(variable)`, which every optimizer's
 `update_step` uses, is the documented subclass contract (the example in
@@ -219,16 +219,17 @@ def set_keras_mask(x, mask):
 
 
 def to_numpy(x):
-    """`keras.ops.convert_to_numpy(x)`, without a deprecation warning for variables.
+    """`keras.ops.convert_to_numpy(x)`, without numpy 2's deprecation warning for variables.
 
-    Keras 3.15 on TensorFlow converts with `np.array(x)`, and Keras's and
-    TensorFlow's variables define `__array__` without numpy 2's `copy` keyword,
-    so numpy warns (DeprecationWarning) for every variable. Variables are read
-    with their public `numpy()` instead (on TensorFlow, also its own variables and
-    eager tensors); everything else goes through Keras.
+    Keras 3.15's `keras.Variable.__array__` (and TensorFlow's `tf.Variable`'s)
+    lacks numpy 2's `copy` keyword, so numpy warns (DeprecationWarning) whenever
+    a variable is converted: `convert_to_numpy(v)`, `np.array(v)`, even
+    `v.numpy()` on JAX. A Keras variable is read through its backend value (the
+    public `Variable.value`); on TensorFlow, tensors and variables through their
+    own `numpy()`; everything else goes through Keras.
     """
     if isinstance(x, keras.Variable):
-        return x.numpy()
+        x = x.value
     if keras.backend.backend() == "tensorflow" and callable(getattr(x, "numpy", None)):
         return np.asarray(x.numpy())
     return keras.ops.convert_to_numpy(x)

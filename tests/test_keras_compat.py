@@ -124,10 +124,11 @@ def test_to_numpy_reads_variables_and_tensors_without_warnings():
         np.testing.assert_array_equal(_keras_compat.to_numpy(keras.ops.ones((2,))), [1.0, 1.0])
 
 
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's converter")
-def test_kerass_tensorflow_converter_still_warns_for_variables():
+@pytest.mark.multibackend
+def test_kerass_variables_still_lack_numpy_2s_copy_keyword():
     # The reason for to_numpy and for the one third-party filter in pyproject.toml:
     # when this fails, Keras fixed it; remove both.
+    assert "copy" not in inspect.signature(keras.Variable.__array__).parameters
     with pytest.warns(DeprecationWarning, match="copy keyword"):
         keras.ops.convert_to_numpy(keras.Variable([1.0]))
 

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_lossopt import _keras_compat
 from keras_lossopt.cli.engine import steps_per_execution
 from keras_lossopt.cli.specs import OptimizerSpec
 
@@ -82,8 +83,8 @@ def walk(spec, start=START, steps=STEPS):
                   steps_per_execution=steps_per_execution(steps))
     dummy = np.zeros((steps, 1), dtype="float32")
     model.fit(dummy, dummy, batch_size=1, epochs=1, shuffle=False, verbose=0)
-    trail = walker.trail.numpy().astype("float64")
-    end = walker.xy.numpy().astype("float64")
+    trail = _keras_compat.to_numpy(walker.trail).astype("float64")
+    end = _keras_compat.to_numpy(walker.xy).astype("float64")
     return np.concatenate([trail, end[None]], axis=0)
 
 

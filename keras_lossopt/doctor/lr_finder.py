@@ -12,7 +12,7 @@ import math
 import keras
 import numpy as np
 
-from keras_lossopt import _checks
+from keras_lossopt import _checks, _keras_compat
 from keras_lossopt.doctor.checker import _to_numpy
 
 __all__ = [
@@ -200,9 +200,9 @@ class _State:
     def __init__(self, model):
         self.model = model
         self.optimizer = model.optimizer
-        self.model_values = [np.array(v.numpy()) for v in model.variables]
+        self.model_values = [np.array(_keras_compat.to_numpy(v)) for v in model.variables]
         self.optimizer_values = [
-            np.array(v.numpy()) for v in self.optimizer.variables
+            np.array(_keras_compat.to_numpy(v)) for v in self.optimizer.variables
         ]
 
     def restore(self):
@@ -235,7 +235,7 @@ class _RangeTest:
             self.schedule_swapped = None
         else:  # a LearningRateSchedule or callable: swap a range schedule in
             self.schedule_swapped = current
-            offset = int(optimizer.iterations.numpy())
+            offset = int(_keras_compat.to_numpy(optimizer.iterations))
             optimizer.learning_rate = _RangeSchedule(
                 self.start_lr, self.end_lr, self.num_steps, offset)
             model.make_train_function(force=True)

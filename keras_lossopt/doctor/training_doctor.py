@@ -489,7 +489,7 @@ class TrainingDoctor(keras.callbacks.Callback):
     def _weight_sample(self):
         """Up to `_SAMPLE` leading values of each trainable variable, as float64."""
         return [
-            np.array(v.numpy(), dtype="float64").ravel()[:_SAMPLE]
+            np.array(_keras_compat.to_numpy(v), dtype="float64").ravel()[:_SAMPLE]
             for v in self.model.trainable_variables
         ]
 

@@ -188,7 +188,7 @@ class OptimizerWrapper(
 
     def save_own_variables(self, store):
         for i, variable in enumerate(self._own_variables()):
-            store[str(i)] = variable.numpy()
+            store[str(i)] = _keras_compat.to_numpy(variable)
 
     def load_own_variables(self, store):
         own = self._own_variables()
