@@ -145,7 +145,8 @@ def _probe_optimizer_names():
                 resolved = keras.optimizers.get(name.lower())
             except Exception:  # noqa: BLE001 - some need arguments (LossScaleOptimizer): skip
                 continue
-            found[name.lower()] = type(resolved)
+            if isinstance(resolved, obj):  # on torch, a torch-specific subclass
+                found[name.lower()] = obj
     return found
 
 
@@ -221,18 +222,37 @@ def set_keras_mask(x, mask):
 def to_numpy(x):
     """`keras.ops.convert_to_numpy(x)`, without numpy 2's deprecation warning for variables.
 
-    Keras 3.15's `keras.Variable.__array__` (and TensorFlow's `tf.Variable`'s)
-    lacks numpy 2's `copy` keyword, so numpy warns (DeprecationWarning) whenever
-    a variable is converted: `convert_to_numpy(v)`, `np.array(v)`, even
-    `v.numpy()` on JAX. A Keras variable is read through its backend value (the
-    public `Variable.value`); on TensorFlow, tensors and variables through their
-    own `numpy()`; everything else goes through Keras.
+    Keras 3.15's `keras.Variable.__array__` (and TensorFlow's `tf.Variable`'s,
+    and torch 2.13's `Tensor.__array__`) lacks numpy 2's `copy` keyword, so numpy
+    warns (DeprecationWarning) whenever Keras converts with `np.array`:
+    `convert_to_numpy(v)`, `v.numpy()` on JAX, any tensor on torch. A Keras
+    variable is read through its backend value (the public `Variable.value`);
+    TensorFlow tensors and variables through their own `numpy()`, torch tensors
+    as Keras's converter does but without `np.array`; everything else goes
+    through Keras.
     """
     if isinstance(x, keras.Variable):
         x = x.value
-    if keras.backend.backend() == "tensorflow" and callable(getattr(x, "numpy", None)):
+    backend = keras.backend.backend()
+    if backend == "tensorflow" and callable(getattr(x, "numpy", None)):
         return np.asarray(x.numpy())
+    if backend == "torch":
+        return _torch_to_numpy(x)
     return keras.ops.convert_to_numpy(x)
+
+
+def _torch_to_numpy(x):
+    """PyTorch only: Keras's torch `convert_to_numpy` (detach, to CPU, bfloat16 via float32)."""
+    import torch
+
+    if not isinstance(x, torch.Tensor):
+        return keras.ops.convert_to_numpy(x)
+    x = x.detach().cpu()
+    if x.dtype == torch.bfloat16:
+        import ml_dtypes
+
+        return x.to(torch.float32).numpy().astype(ml_dtypes.bfloat16)
+    return x.numpy()
 
 
 def loss_reduction_supported(reduction):

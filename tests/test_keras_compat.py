@@ -44,7 +44,7 @@ def test_optimizer_table_lists_what_keras_optimizers_get_resolves():
     assert {"adam", "sgd", "adamw", "lion"} <= set(table)
     assert "lamb" not in table  # Keras's own hole, repaired by optimizers/keras_builtin.py
     for name in ("adam", "sgd", "rmsprop", "adafactor"):
-        assert type(keras.optimizers.get(name)) is table[name]
+        assert isinstance(keras.optimizers.get(name), table[name])
     # The public probe (the fallback) finds the same names, all of them in the table.
     # (After import, our registrations resolve too: "lamb" is keras_builtin's repair.)
     probed = _keras_compat._probe_optimizer_names()
@@ -122,6 +122,9 @@ def test_to_numpy_reads_variables_and_tensors_without_warnings():
         np.testing.assert_array_equal(_keras_compat.to_numpy(variable), [1.0, 2.0])
         np.testing.assert_array_equal(_keras_compat.to_numpy(variable.value), [1.0, 2.0])
         np.testing.assert_array_equal(_keras_compat.to_numpy(keras.ops.ones((2,))), [1.0, 1.0])
+        half = _keras_compat.to_numpy(keras.Variable([0.5, 4.0], dtype="bfloat16"))
+        assert str(half.dtype) == "bfloat16"
+        np.testing.assert_array_equal(half.astype("float32"), [0.5, 4.0])
 
 
 @pytest.mark.multibackend
