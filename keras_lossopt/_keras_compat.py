@@ -21,6 +21,7 @@ Hooks (functions):
 | `progbar_forget_line(bar)` | `keras.utils.Progbar._prev_total_width` | each use; warns once, does nothing |
 | `set_keras_mask(x, mask)` | `keras.src.backend.common.masking.set_keras_mask` | first use; raises |
 | `learning_rate_setting(optimizer)` | `Optimizer._learning_rate` | each use; raises |
+| `apply_calls(optimizer)` | `Optimizer._iterations` | each use; raises |
 | `uses_weight_decay(optimizer, variable)` | `Optimizer._use_weight_decay` | each use; raises |
 | `built_variables(optimizer)` | `Optimizer._trainable_variables` | each use; raises |
 | `is_built_variable(optimizer, variable)` | `Optimizer._var_key`, `_trainable_variables_indices` | each use; raises |
@@ -287,6 +288,18 @@ def learning_rate_setting(optimizer):
     """
     return _optimizer_attribute(
         optimizer, "_learning_rate", "AdaBound cannot tell whether its learning rate is a schedule"
+    )
+
+
+def apply_calls(optimizer):
+    """How many times `optimizer.apply` ran (a variable), counting accumulation-only calls.
+
+    Private: `Optimizer._iterations`; the public `iterations` counts applied
+    steps only (it is `_iterations // gradient_accumulation_steps`).
+    """
+    return _optimizer_attribute(
+        optimizer, "_iterations",
+        "Cautious cannot tell on which calls an accumulating inner optimizer decays",
     )
 
 

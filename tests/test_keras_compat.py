@@ -157,6 +157,16 @@ def test_learning_rate_setting_tells_a_schedule_apart():
     assert _keras_compat.learning_rate_setting(keras.optimizers.SGD(constant)) is constant
 
 
+@pytest.mark.multibackend
+def test_apply_calls_counts_every_call_with_gradient_accumulation():
+    variable = keras.Variable(np.ones((2,)), dtype="float32")
+    optimizer = keras.optimizers.SGD(gradient_accumulation_steps=2)
+    for _ in range(3):
+        optimizer.apply([keras.ops.ones((2,))], [variable])
+    assert int(_keras_compat.to_numpy(_keras_compat.apply_calls(optimizer))) == 3
+    assert int(_keras_compat.to_numpy(optimizer.iterations)) == 1  # applied steps only
+
+
 def test_uses_weight_decay_honours_exclude_from_weight_decay():
     kernel = keras.Variable(np.ones(2), name="kernel")
     bias = keras.Variable(np.ones(2), name="bias")
@@ -299,7 +309,7 @@ _PRIVATE_KERAS = re.compile(
     r"keras\.src|_backend_update_step|_apply_weight_decay|_trainable_variables|\._var_key"
     r"|_get_current_learning_rate|\._learning_rate\b(?!\()|_keras_history|_prev_total_width"
     r"|set_keras_mask|_keras_mask|_use_weight_decay|_overwrite_variable_with_gradient"
-    r"|\._variables\b"
+    r"|\._variables\b|\._iterations\b"
 )
 # Being moved out of the package (issue 12 item 2); switched to _keras_compat then.
 _NOT_YET = ("conformance",)

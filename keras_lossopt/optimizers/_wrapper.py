@@ -241,7 +241,7 @@ class GradientTransformWrapper(OptimizerWrapper):
     def _transform(self, gradients, trainable_variables):
         raise NotImplementedError
 
-    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+    def _whole_step(self, grads, trainable_variables, learning_rate):
         trainable_variables = list(trainable_variables)
         grads = self._transform([dense_gradient(g) for g in grads], trainable_variables)
         self.inner_optimizer.apply(grads, trainable_variables)

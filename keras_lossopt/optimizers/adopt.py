@@ -8,13 +8,14 @@ from keras.optimizers import Optimizer
 from keras_lossopt import _checks
 from keras_lossopt.optimizers._sparse import dense_gradient
 from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
+from keras_lossopt.optimizers._weight_decay import OwnWeightDecay
 from keras_lossopt.registry import register
 
 __all__ = ["ADOPT"]
 
 
 @register("optimizer", name="adopt")
-class ADOPT(StepScalarsMixin, Optimizer):
+class ADOPT(OwnWeightDecay, StepScalarsMixin, Optimizer):
     """ADOPT: normalise the gradient by the PREVIOUS second moment, then take momentum.
 
     Adam can diverge for some `beta_2` (Reddi et al. 2018) because the current
@@ -122,11 +123,9 @@ class ADOPT(StepScalarsMixin, Optimizer):
         _checks.check_non_negative("epsilon", epsilon)
         if clip_exponent is not None:
             _checks.check_non_negative("clip_exponent", clip_exponent)
-        if weight_decay is not None:
-            _checks.check_non_negative("weight_decay", weight_decay)
         super().__init__(
             learning_rate=learning_rate,
-            weight_decay=None,  # ADOPT decays itself: not at the first call.
+            weight_decay=weight_decay,  # ADOPT decays itself, not at the first call (OwnWeightDecay).
             clipnorm=clipnorm,
             clipvalue=clipvalue,
             global_clipnorm=global_clipnorm,
@@ -142,7 +141,6 @@ class ADOPT(StepScalarsMixin, Optimizer):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.clip_exponent = clip_exponent
-        self.adopt_weight_decay = weight_decay
 
     def build(self, var_list):
         if self.built:
@@ -173,7 +171,7 @@ class ADOPT(StepScalarsMixin, Optimizer):
         bound = ops.where(first, constant(0.0), bound)
         v_rate = ops.where(first, constant(1.0), constant(1.0 - self.beta_2))
         lr = ops.cast(learning_rate, wide)
-        decay = ops.where(first, constant(0.0), lr * constant(self.adopt_weight_decay or 0.0))
+        decay = ops.where(first, constant(0.0), lr * constant(self.own_weight_decay or 0.0))
         return tuple(ops.cast(x, dtype) for x in (lr, bound, v_rate, decay))
 
     def update_step(self, gradient, variable, learning_rate):
@@ -186,7 +184,7 @@ class ADOPT(StepScalarsMixin, Optimizer):
 
         normalised = ops.divide(gradient, ops.maximum(ops.sqrt(v), ops.convert_to_tensor(self.epsilon, dtype=dtype)))
         normalised = ops.clip(normalised, -bound, bound)
-        if self.adopt_weight_decay and self._use_weight_decay(variable):
+        if self._decays(variable):
             self.assign_sub(variable, ops.multiply(variable, decay))
         self.assign_add(m, ops.multiply(ops.subtract(normalised, m),
                                         ops.convert_to_tensor(1.0 - self.beta_1, dtype=dtype)))
@@ -206,7 +204,6 @@ class ADOPT(StepScalarsMixin, Optimizer):
                 "beta_2": self.beta_2,
                 "epsilon": self.epsilon,
                 "clip_exponent": self.clip_exponent,
-                "weight_decay": self.adopt_weight_decay,
             }
         )
         return config

@@ -2,6 +2,7 @@
 
 from keras import ops
 
+from keras_lossopt import _keras_compat
 from keras_lossopt.optimizers._sparse import dense_gradient
 from keras_lossopt.optimizers._wrapper import OptimizerWrapper, all_reduced_gradients
 from keras_lossopt.registry import register
@@ -150,10 +151,10 @@ class Cautious(OptimizerWrapper):
             return None
         applies = None
         if inner.gradient_accumulation_steps:
-            applies = ops.equal(ops.mod(inner._iterations + 1, inner.gradient_accumulation_steps), 0)
+            applies = ops.equal(ops.mod(_keras_compat.apply_calls(inner) + 1, inner.gradient_accumulation_steps), 0)
         return inner.learning_rate, applies
 
-    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+    def _whole_step(self, grads, trainable_variables, learning_rate):
         trainable_variables = list(trainable_variables)
         # The sign test uses the gradient the inner optimizer applies: the dense sum
         # of an Embedding's IndexedSlices, summed over replicas under tf.distribute.
@@ -164,9 +165,9 @@ class Cautious(OptimizerWrapper):
         for variable, gradient, start in zip(trainable_variables, dense, before):
             dtype = variable.dtype
             decayed = start
-            if decay is not None and self.inner_optimizer._use_weight_decay(variable):
+            if decay is not None and _keras_compat.uses_weight_decay(self.inner_optimizer, variable):
                 lr, applies = decay
-                # The expression of Keras's `_apply_weight_decay` (its casts included),
+                # The expression of Keras's base-class decoupled decay (its casts included),
                 # so the same values.
                 wd = ops.cast(self.inner_optimizer.weight_decay, dtype)
                 decayed = start - start * wd * ops.cast(lr, dtype)

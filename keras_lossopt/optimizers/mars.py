@@ -7,6 +7,7 @@ from keras.optimizers import Optimizer
 from keras_lossopt import _checks
 from keras_lossopt.optimizers._sparse import dense_gradient
 from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
+from keras_lossopt.optimizers._weight_decay import OwnWeightDecay
 from keras_lossopt.registry import register
 
 __all__ = ["MARS"]
@@ -22,7 +23,7 @@ def _reference_learning_rate(learning_rate):
 
 
 @register("optimizer", name="mars")
-class MARS(StepScalarsMixin, Optimizer):
+class MARS(OwnWeightDecay, StepScalarsMixin, Optimizer):
     """MARS-AdamW: AdamW on a gradient corrected by the change of gradient (variance reduction).
 
     MARS (Make vAriance Reduction Shine) adds a scaled difference of consecutive
@@ -175,15 +176,13 @@ class MARS(StepScalarsMixin, Optimizer):
         _checks.check_beta("beta_1_1d", beta_1_1d)
         _checks.check_beta("beta_2_1d", beta_2_1d)
         _checks.check_non_negative("weight_decay_1d", weight_decay_1d)
-        if weight_decay is not None:
-            _checks.check_non_negative("weight_decay", weight_decay)
         if learning_rate_1d_factor is None:
             learning_rate_1d_factor = self._factor(learning_rate, learning_rate_1d)
         else:
             _checks.check_positive("learning_rate_1d_factor", learning_rate_1d_factor)
         super().__init__(
             learning_rate=learning_rate,
-            weight_decay=None,  # MARS decays itself, with a different rate per branch.
+            weight_decay=weight_decay,  # MARS decays itself, a rate per branch (OwnWeightDecay).
             clipnorm=clipnorm,
             clipvalue=clipvalue,
             global_clipnorm=global_clipnorm,
@@ -206,7 +205,6 @@ class MARS(StepScalarsMixin, Optimizer):
         self.beta_1_1d = beta_1_1d
         self.beta_2_1d = beta_2_1d
         self.weight_decay_1d = weight_decay_1d
-        self.mars_weight_decay = weight_decay
 
     @staticmethod
     def _factor(learning_rate, learning_rate_1d):
@@ -272,7 +270,7 @@ class MARS(StepScalarsMixin, Optimizer):
         index = self._get_variable_index(variable)
         m = self._momentums[index]
         v = self._velocities[index]
-        decays = self._use_weight_decay(variable)
+        decays = self._not_excluded(variable)
 
         if self._takes_mars_step(variable):
             g_prev = self._previous_gradients[index]
@@ -282,7 +280,7 @@ class MARS(StepScalarsMixin, Optimizer):
             # c / max(||c||, 1) as a scalar factor, so that XLA fuses it into the
             # moments' loops instead of writing the clipped c (2 tensors fewer).
             c = ops.multiply(c, 1.0 / ops.maximum(ops.sqrt(ops.sum(ops.square(c))), 1.0))
-            beta_1, beta_2, weight_decay = self.beta_1, self.beta_2, self.mars_weight_decay
+            beta_1, beta_2, weight_decay = self.beta_1, self.beta_2, self.own_weight_decay
         else:
             c = gradient
             beta_1, beta_2, weight_decay = self.beta_1_1d, self.beta_2_1d, self.weight_decay_1d
@@ -321,7 +319,6 @@ class MARS(StepScalarsMixin, Optimizer):
                 "beta_1_1d": self.beta_1_1d,
                 "beta_2_1d": self.beta_2_1d,
                 "weight_decay_1d": self.weight_decay_1d,
-                "weight_decay": self.mars_weight_decay,
             }
         )
         return config
