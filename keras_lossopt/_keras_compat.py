@@ -210,7 +210,7 @@ def _mask_setter():
     return setter
 
 
-def set_keras_mask(x, mask):
+def attach_mask(x, mask):
     """Attaches the Keras mask `mask` to tensor `x` in place (what a Masking layer does).
 
     Private: `keras.src.backend.common.masking.set_keras_mask`; a loss's

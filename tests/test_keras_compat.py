@@ -106,10 +106,10 @@ def test_progbar_forget_line_warns_when_keras_changes_the_bar(monkeypatch):
 
 
 @pytest.mark.multibackend
-def test_set_keras_mask_is_honoured_by_keras_losses():
+def test_attach_mask_is_honoured_by_keras_losses():
     y_pred = keras.ops.convert_to_tensor(np.ones((4, 1), "float32"))
     y_true = np.zeros((4, 1), "float32")
-    _keras_compat.set_keras_mask(y_pred, keras.ops.convert_to_tensor(np.array([1, 1, 0, 0], bool)))
+    _keras_compat.attach_mask(y_pred, keras.ops.convert_to_tensor(np.array([1, 1, 0, 0], bool)))
     assert float(keras.losses.MeanSquaredError(reduction="sum")(y_true, y_pred)) == 2.0
     assert float(keras.losses.MeanSquaredError()(y_true, y_pred)) == 1.0  # mean of the kept
 
@@ -311,8 +311,6 @@ _PRIVATE_KERAS = re.compile(
     r"|set_keras_mask|_keras_mask|_use_weight_decay|_overwrite_variable_with_gradient"
     r"|\._variables\b|\._iterations\b"
 )
-# Being moved out of the package (issue 12 item 2); switched to _keras_compat then.
-_NOT_YET = ("conformance",)
 
 
 def test_private_keras_is_used_only_in_keras_compat():
@@ -320,7 +318,7 @@ def test_private_keras_is_used_only_in_keras_compat():
     offenders = []
     for path in sorted(package.rglob("*.py")):
         relative = path.relative_to(package)
-        if path.name == "_keras_compat.py" or relative.parts[0] in _NOT_YET:
+        if path.name == "_keras_compat.py":
             continue
         for number, line in enumerate(path.read_text().splitlines(), 1):
             if _PRIVATE_KERAS.search(line):

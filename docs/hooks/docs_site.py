@@ -42,8 +42,7 @@ MODULE_PAGES = (
     ("Callbacks", "api/callbacks.md", ("keras_lossopt.callbacks",)),
     ("Models and wrappers", "api/models.md", ("keras_lossopt.models",)),
     ("Registry and getters", "api/registry.md", ("keras_lossopt.registry",)),
-    ("Testing your own classes", "api/testing.md",
-     ("keras_lossopt.testing", "keras_lossopt.conformance")),
+    ("Testing your own classes", "api/testing.md", ("keras_lossopt.testing",)),
 )
 API_NAV_TITLE = "API reference"
 GALLERY_NAV_TITLE = "Gallery"

@@ -85,7 +85,7 @@ class LARS(OwnWeightDecay, Optimizer):
     LARS and optax) and the Nesterov variant, which the paper does not have.
     """
 
-    # For keras_lossopt.conformance: LARS's weight decay is its own (coupled, in the
+    # For the conformance checks (keras_lossopt.testing): LARS's weight decay is its own (coupled, in the
     # trust ratio), not Keras's decoupled one; its steps are ||w||-relative, so the
     # convergence problem (||x|| ~ 1.5) needs a larger trust coefficient than 0.001.
     conformance_opt_outs = {

@@ -70,7 +70,7 @@ class ProximalAdagrad(Optimizer):
           dense (untouched coordinates still get the proximal shrinkage).
     """
 
-    # For keras_lossopt.conformance: Adagrad's steps shrink as 1/sqrt(sum g^2); with
+    # For the conformance checks (keras_lossopt.testing): Adagrad's steps shrink as 1/sqrt(sum g^2); with
     # the check's learning_rate=0.1 and cosine decay it stops at 0.029 from x*.
     conformance_convergence = {"kwargs": {"learning_rate": 0.5}}
 

@@ -78,7 +78,7 @@ class Ranger(Lookahead):
     Lookahead (TensorFlow Addons' semantics), with RAdam's `epsilon=1e-7`.
     """
 
-    # For keras_lossopt.conformance: each synchronisation keeps half of the fast
+    # For the conformance checks (keras_lossopt.testing): each synchronisation keeps half of the fast
     # progress, so the check's budget needs a larger learning rate than 0.1.
     conformance_convergence = {"kwargs": {"learning_rate": 0.2}}
 

@@ -14,6 +14,7 @@ import inspect
 
 import numpy as np
 
+from keras_lossopt import _keras_compat
 from keras_lossopt.testing import _core, _data
 from keras_lossopt.testing._core import (
     CheckFailed,
@@ -85,16 +86,6 @@ def _reduction_transform(entry):
     return hook if hook is not None else (lambda v: v, lambda v: v)
 
 
-def _has_mean_with_sample_weight():
-    from keras.src.losses import loss as keras_loss  # feature detection only
-
-    try:
-        keras_loss.standardize_reduction("mean_with_sample_weight")
-        return True
-    except (ValueError, AttributeError):
-        return False
-
-
 def check_reductions(entry):
     """Reductions, sample_weight of shape (B,), (B, 1) and scalar, masks, rank alignment."""
     loss = entry.cls()
@@ -119,7 +110,7 @@ def check_reductions(entry):
         ("sum_over_batch_size", "B"): post((base * w_full).sum() / n),
         ("sum_over_batch_size", "scalar"): post(2.0 * base.sum() / n),
     }
-    if _has_mean_with_sample_weight():
+    if _keras_compat.loss_reduction_supported("mean_with_sample_weight"):
         cases[("mean_with_sample_weight", "B")] = post(
             (base * w_full).sum() / np.broadcast_to(w_full, base.shape).sum())
     shapes = {None: None, "B": weights, "B1": weights[:, None], "scalar": 2.0}
@@ -138,14 +129,10 @@ def check_reductions(entry):
     # Masks: masked-out samples count for nothing ("sum_over_batch_size" averages the rest).
     import keras
 
-    try:
-        from keras.src.backend.common.masking import set_keras_mask
-    except ImportError:
-        set_keras_mask = None
     mask = (np.arange(batch) < batch // 2 + 1)
     masked_pred = keras.ops.convert_to_tensor(y_pred)
     try:
-        set_keras_mask(masked_pred, keras.ops.convert_to_tensor(mask))
+        _keras_compat.attach_mask(masked_pred, keras.ops.convert_to_tensor(mask))
     except Exception:  # noqa: BLE001
         notes.append("masks not checked (cannot attach a mask on this backend)")
     else:
