@@ -1,6 +1,6 @@
-"""Overhead of the TrainingDoctor callback and of the LR finder (issue 8, benchmark 4).
+"""Overhead of the TrainingDoctor callback and of the LR finder.
 
-TrainingDoctor (issue 6 asks for <= 2% of fit time): trains the same model on
+TrainingDoctor (its budget: <= 2% of fit time): trains the same model on
 the same data with and without the doctor, in back-to-back pairs whose order
 alternates, after a warm-up (tracing excluded). Each pair gives a ratio (with /
 without); the median of the pair ratios is robust to load that changes between

@@ -1,4 +1,4 @@
-"""Loss forward + backward time against Keras's twin (issue 8, benchmark 3).
+"""Loss forward + backward time against Keras's twin.
 
 Two tables:
 

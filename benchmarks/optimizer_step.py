@@ -1,4 +1,4 @@
-"""Optimizer step time against the memory-bandwidth floor (issue 8, benchmarks 1 and 2).
+"""Optimizer step time against the memory-bandwidth floor.
 
 For every registered element-wise optimizer (and Keras's own Adam, RMSprop and SGD
 for comparison) this applies one step to N float32 parameters split into 10

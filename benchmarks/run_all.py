@@ -1,4 +1,4 @@
-"""Run every benchmark of issue 8 on every backend; one command, tables in results/.
+"""Run every benchmark on every backend; one command, tables in results/.
 
     python benchmarks/run_all.py            # full run (10M-parameter optimizer steps)
     python benchmarks/run_all.py --quick    # 1M parameters, few repeats: a smoke run

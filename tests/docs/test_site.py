@@ -155,7 +155,7 @@ def test_search_index_covers_the_api(site):
             assert entry.cls.__name__ in text, f"{entry.cls.__name__} is not in the search index"
 
 
-# The README's sections before it became a short front page (issue 18). Each must
+# The README's sections before it became a short front page. Each must
 # still be a heading of some page of the site.
 OLD_README_HEADINGS = (
     "keras_lossopt",

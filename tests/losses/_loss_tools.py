@@ -1,4 +1,4 @@
-"""Small helpers for the loss-family tests (engineer A): values and gradients on
+"""Small helpers for the loss-family tests: values and gradients on
 any backend, and a tiny compile + fit smoke run."""
 
 import keras

@@ -1,7 +1,7 @@
 """Side-by-side runs of a Keras optimizer and a numpy reference on small test problems.
 
-Shared by the optimizer tests (created by engineer A of issue 4; reuse it, do not change
-what it does). Each problem gives a float64 starting point and a float64 gradient
+Shared by the optimizer tests (reuse it; a change here changes what every optimizer test
+checks). Each problem gives a float64 starting point and a float64 gradient
 function. The Keras optimizer updates a float32 `keras.Variable`; the reference
 updates a float64 numpy array; each side takes the gradient at its OWN iterate, so the
 two trajectories are independent and any difference in the update rule shows up.

@@ -9,7 +9,7 @@ You, Gitman & Ginsburg 2017, "Large Batch Training of Convolutional Networks"
     w_{t+1} = w_t - v_{t+1}
 
 with eta = trust_coefficient, beta = weight_decay, m = momentum, gamma = learning_rate.
-Additions not in the paper, following issue 4's semantics: epsilon in the denominator,
+Additions not in the paper, following the package's documented semantics: epsilon in the denominator,
 lambda = 1 when ||w|| = 0 or ||g|| = 0, and a Nesterov variant
 w_{t+1} = w_t - (m * v_{t+1} + gamma * lambda * (g_t + beta * w_t)). Float64.
 """
