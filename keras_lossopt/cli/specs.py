@@ -24,9 +24,11 @@ class LossSpec:
             self.label = f"{self.name}({extra})" if extra else self.name
 
     def make(self):
+        """The loss as a `keras.losses.Loss` instance (see `loss_instance`)."""
         from keras_lossopt import losses
 
-        return _resolve(losses.get, self.name, self.overrides)
+        return _resolve(lambda name: loss_instance(losses.get(name), name), self.name,
+                        self.overrides)
 
 
 @dataclasses.dataclass
@@ -47,6 +49,43 @@ class OptimizerSpec:
         from keras_lossopt import optimizers
 
         return _resolve(optimizers.get, self.name, self.overrides)
+
+
+def loss_instance(loss, name):
+    """What `model.compile(loss=name)` trains with, as a `keras.losses.Loss`.
+
+    `losses.get` answers some strings ("mse", "mae", "kld", "bce", "dice") with
+    Keras's plain function, as `keras.losses.get` does, and `compile` wraps such
+    a function in a Loss that averages its per-sample values over the batch. The
+    lab calls its losses itself (the validation loss) and reads what they are for
+    (task, label format, logits) from their class, so a function becomes that
+    Loss here: the Keras class registered under the function's own name when
+    Keras maps that name to this same function ("mse" -> `MeanSquaredError`, with
+    its registry entry), else a `FunctionLoss` around the function.
+    """
+    import inspect
+
+    import keras
+
+    from keras_lossopt import registry
+    from keras_lossopt.losses.base import FunctionLoss
+
+    if isinstance(loss, keras.losses.Loss) or not callable(loss) or inspect.isclass(loss):
+        return loss
+    own_name = getattr(loss, "__name__", None)
+    entry = registry.lookup("loss", own_name) if own_name else None
+    if entry is not None and entry.builtin and _keras_loss(own_name) is loss:
+        return entry.cls()
+    return FunctionLoss(loss, name=name)
+
+
+def _keras_loss(name):
+    import keras
+
+    try:
+        return keras.losses.get(name)
+    except (ValueError, TypeError):
+        return None
 
 
 def _resolve(get, name, overrides):
