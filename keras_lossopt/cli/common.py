@@ -160,13 +160,19 @@ def summarize(results, files, out_dir, out):
               f"{', '.join(os.path.basename(f) for f in files)}\n")
 
 
+# Exit codes of a command that ran (2, bad input, is CLIError's).
+EXIT_RUNS_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
 def finish(results, interrupted, out):
-    """Final messages and the exit code (130 after Ctrl-C)."""
+    """Final messages and the exit code: 130 after Ctrl-C, 1 when any run failed, else 0."""
     failed = [r for r in results if r.error]
     if failed:
         out.write(f"{len(failed)} of {len(results)} runs failed (doctor column 'error'); "
-                  "their messages are in results.csv and report.json.\n")
+                  "their messages are in results.csv, their full tracebacks in "
+                  "report.json.\n")
     if interrupted:
         out.write("Interrupted: kept the results of the finished runs.\n")
-        return 130
-    return 0
+        return EXIT_INTERRUPTED
+    return EXIT_RUNS_FAILED if failed else 0

@@ -42,10 +42,13 @@ def run(args, out=None):
     model = engine.build_model(dataset, engine.takes_logits(loss, entry))
     model.compile(optimizer=optimizer_spec.make(), loss=loss)
     y = engine.labels_for(dataset, dataset.y_train, engine.integer_labels(entry))
-    result = find_learning_rate(model, dataset.x_train, y, batch_size=args.batch_size,
-                                start_lr=args.start_lr, end_lr=args.end_lr,
-                                num_steps=args.num_steps)
     os.makedirs(args.out, exist_ok=True)
+    try:
+        result = find_learning_rate(model, dataset.x_train, y, batch_size=args.batch_size,
+                                    start_lr=args.start_lr, end_lr=args.end_lr,
+                                    num_steps=args.num_steps)
+    except Exception as error:  # noqa: BLE001 - reported, with its traceback, in lr_find.json
+        return _failed(args, dataset, loss_spec, optimizer_spec, error, out)
     written = []
     if not args.no_plots:
         path = os.path.join(args.out, "lr_finder.png")
@@ -69,3 +72,22 @@ def run(args, out=None):
     out.write(f"Wrote {', '.join(written)}\n")
     return 0
 
+
+
+def _failed(args, dataset, loss_spec, optimizer_spec, error, out):
+    """Writes the failure (message and full traceback) to lr_find.json; exit code 1."""
+    from keras_lossopt.cli import report
+    from keras_lossopt.cli.specs import describe_error
+
+    message, trace = describe_error(error)
+    payload = {
+        "data": args.data or args.dataset, "task": dataset.task, "loss": loss_spec.label,
+        "optimizer": optimizer_spec.label, "batch_size": args.batch_size,
+        "suggestion": None, "error": message, "traceback": trace,
+    }
+    path = os.path.join(args.out, "lr_find.json")
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(report.json_safe(payload), handle, indent=1)
+    out.write(f"The learning-rate test failed: {message}\n"
+              f"Wrote {path} (with the full traceback)\n")
+    return common.EXIT_RUNS_FAILED

@@ -1,9 +1,10 @@
 """`keras-lossopt` (also `python -m keras_lossopt`): parse, start Keras if needed, dispatch.
 
 The subcommands and their options are in `commands.COMMANDS`. `main(argv)`
-returns the exit code: 0 success, 1 nothing found (`list`), 2 bad input (one
-line on stderr, never a traceback), 130 interrupted with Ctrl-C (finished runs
-are kept). Arguments are parsed before Keras is imported; `list`, `recommend`,
+returns the exit code: 0 success, 1 some run failed (`lab`, `compare`,
+`lr-find`: the count is printed, each traceback kept in report.json or
+lr_find.json) or nothing found (`list`), 2 bad input (one line on stderr, never
+a traceback), 130 interrupted with Ctrl-C (finished runs are kept). Arguments are parsed before Keras is imported; `list`, `recommend`,
 `--help` and `--version` never import it.
 """
 

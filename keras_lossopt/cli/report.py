@@ -136,8 +136,9 @@ def write_json(path, results, settings, interrupted, extra=None):
         "settings": settings,
         "environment": environment(),
         "interrupted": interrupted,
-        "runs": [dict(r.row(), history=r.history, doctor_report=r.doctor_report)
-                 for r in results],
+        "failed_runs": sum(1 for r in results if r.error),
+        "runs": [dict(r.row(), history=r.history, doctor_report=r.doctor_report,
+                      traceback=r.traceback) for r in results],
     }
     payload.update(extra or {})
     with open(path, "w", encoding="utf-8") as handle:

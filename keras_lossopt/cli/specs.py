@@ -6,6 +6,7 @@ so the command modules can build their plans while the parser is still cheap.
 
 import dataclasses
 import math
+import traceback
 
 from keras_lossopt.cli._errors import CLIError
 
@@ -155,18 +156,28 @@ class RunResult:
     history: dict
     doctor_report: dict = None
     error: str = None  # "ExceptionType: message" when the run failed
+    traceback: str = None  # the failed run's full traceback (report.json, not the CSV)
 
     def row(self):
-        """The flat (CSV) form: everything but the per-epoch history."""
+        """The flat (CSV) form: everything but the per-epoch history and the traceback."""
         out = dataclasses.asdict(self)
         out.pop("history")
         out.pop("doctor_report")
+        out.pop("traceback")
         return out
 
 
-def failed_result(plan, loss_spec, optimizer_spec, error):
-    """The RunResult of a run that raised: NaN numbers, doctor "error", the message."""
+def describe_error(error):
+    """`("ExceptionType: first line of the message", full traceback)` of a failed run."""
     message = (str(error).strip().splitlines() or [""])[0][:300]
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    return f"{type(error).__name__}: {message}", text
+
+
+def failed_result(plan, loss_spec, optimizer_spec, error):
+    """The RunResult of a run that raised: NaN numbers, doctor "error", the message
+    (its first line) and the full traceback."""
+    message, trace = describe_error(error)
     nan = float("nan")
     return RunResult(
         task=plan.dataset.task, dataset=plan.dataset.name, loss=loss_spec.label,
@@ -175,5 +186,5 @@ def failed_result(plan, loss_spec, optimizer_spec, error):
         best_val_loss=nan, best_epoch=None, final_metric=nan, best_metric=nan,
         epochs_to_goal=None, wall_time_s=0.0, doctor="error",
         history={"loss": [], "val_loss": [], plan.metric: []},
-        error=f"{type(error).__name__}: {message}",
+        error=message, traceback=trace,
     )
