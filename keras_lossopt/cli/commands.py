@@ -58,7 +58,8 @@ COMMANDS = (
                   "compare --dataset breast_cancer --losses binary_crossentropy,"
                   "binary_focal_crossentropy"),
         note="The CSV needs a header row and numeric feature columns; a categorical target is\n"
-        "encoded for you. When --losses is omitted the loss selection guide picks one."),
+        "encoded for you (the encoding is printed). Without --task the task is inferred from\n"
+        "the target and printed. When --losses is omitted the loss selection guide picks one."),
     Command(
         "lr-find", lr_find, help="learning-rate range test and plot",
         description="Run the learning-rate finder on a data set and write its plot.",

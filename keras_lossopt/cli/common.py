@@ -41,8 +41,10 @@ def add_data_options(parser, out_default):
     group = parser.add_argument_group("data")
     group.add_argument("--data", metavar="FILE.csv", help="CSV file with a header row")
     group.add_argument("--target", metavar="COLUMN", help="the column to predict")
-    group.add_argument("--task", choices=TASKS)
-    group.add_argument("--dataset", choices=tuple(DATASETS),
+    group.add_argument("--task", type=one_of("--task", TASKS), metavar="{" + ",".join(TASKS) + "}",
+                       help="default: inferred from the --target column (printed)")
+    group.add_argument("--dataset", type=one_of("--dataset", tuple(DATASETS)),
+                       metavar="{" + ",".join(DATASETS) + "}",
                        help="use a scikit-learn data set instead of --data")
     group.add_argument("--val-fraction", type=float, default=0.2,
                        help="share of rows held out for validation (default 0.2)")
@@ -50,6 +52,29 @@ def add_data_options(parser, out_default):
     parser.add_argument("--batch-size", type=int, default=32, help="default 32")
     parser.add_argument("--out", default=out_default, help=f"output folder (default {out_default})")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+
+
+def did_you_mean(value, choices):
+    """`" Did you mean 'x'?"` for the choices close to `value`, else `""`."""
+    import difflib
+
+    close = difflib.get_close_matches(value, list(choices), n=2, cutoff=0.6)
+    return f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def one_of(option, choices):
+    """An argparse `type` that accepts `choices` and suggests the closest on a typo."""
+    import argparse
+
+    def check(value):
+        if value not in choices:
+            raise argparse.ArgumentTypeError(
+                f"invalid choice: {value!r} (choose from {', '.join(choices)})."
+                f"{did_you_mean(value, choices)}")
+        return value
+
+    check.__name__ = option.lstrip("-")  # argparse names the type in some messages
+    return check
 
 
 def parse_list(text, option):
@@ -70,8 +95,16 @@ def check_at_least(option, value, minimum=1):
 # --- Around a run -----------------------------------------------------------------------
 
 
-def load_data(args):
-    """The Dataset named by --dataset, or read from --data/--target/--task."""
+def load_data(args, out=None):
+    """The Dataset named by --dataset, or read from --data/--target (and --task, else
+    inferred); with `out`, the target's task and class encoding are printed there."""
+    dataset = _load_data(args)
+    if out is not None:
+        out.write("".join(line + "\n" for line in dataset.target_lines()))
+    return dataset
+
+
+def _load_data(args):
     from keras_lossopt.cli import data
 
     if not 0.0 < args.val_fraction < 1.0:
@@ -86,11 +119,11 @@ def load_data(args):
             raise CLIError(f"Data set {args.dataset!r} is a {dataset.task} task. Received: "
                            f"--task={args.task}")
         return dataset
-    missing = [opt for opt, value in (("--data", args.data), ("--target", args.target),
-                                      ("--task", args.task)) if not value]
+    missing = [opt for opt, value in (("--data", args.data), ("--target", args.target))
+               if not value]
     if missing:
         raise CLIError(f"Missing {', '.join(missing)}: give --data FILE.csv --target COLUMN "
-                       f"--task TASK (or --dataset {'|'.join(DATASETS)}).")
+                       f"[--task TASK] (or --dataset {'|'.join(DATASETS)}).")
     return data.read_csv(args.data, args.target, args.task,
                          val_fraction=args.val_fraction, seed=args.seed)
 
@@ -144,7 +177,8 @@ def write_outputs(out_dir, plans, results, settings, interrupted, *, make_plots=
             path = os.path.join(out_dir, "rosenbrock.png")
             plots.rosenbrock_plot(path, rosenbrock[0])
             written_plots.append(path)
-    extra = {"rosenbrock": rosenbrock[1]} if rosenbrock is not None else None
+    extra = {"rosenbrock": rosenbrock[1]} if rosenbrock is not None else {}
+    extra["data"] = {plan.key: plan.dataset.target_info() for plan in plans}
     files = report.write_all(out_dir, results, settings, interrupted, plots=written_plots,
                              extra=extra, title=title)
     return files + written_plots

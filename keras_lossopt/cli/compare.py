@@ -32,7 +32,7 @@ def run(args, out=None):
     common.check_at_least("--batch-size", args.batch_size)
     if not args.no_plots:
         plots.check_matplotlib()
-    dataset = common.load_data(args)
+    dataset = common.load_data(args, out)
     if args.losses:
         losses = [LossSpec(n) for n in common.parse_list(args.losses, "--losses")]
     else:

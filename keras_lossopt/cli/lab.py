@@ -59,11 +59,12 @@ def build_plans(tasks=common.TASKS, losses=None, optimizers=None, epochs=None, s
     """The lab's TaskPlans; `losses`/`optimizers` (names) replace the defaults."""
     from keras_lossopt.cli import data
 
+    unknown = [task for task in tasks if task not in common.TASKS]
+    if unknown:
+        raise CLIError(f"--tasks must name some of {', '.join(common.TASKS)}. "
+                       f"Received: {unknown[0]!r}.{common.did_you_mean(unknown[0], common.TASKS)}")
     plans = []
     for task in tasks:
-        if task not in common.TASKS:
-            raise CLIError(f"--tasks must name some of {', '.join(common.TASKS)}. "
-                           f"Received: {task!r}")
         name, task_epochs, batch_size, goal = _TASK_SETTINGS[task]
         dataset = data.load_builtin(name, val_fraction=val_fraction, seed=seed)
         task_losses = default_losses(task)

@@ -32,7 +32,7 @@ def run(args, out=None):
     common.check_at_least("--num-steps", args.num_steps, 2)
     if not args.no_plots:
         plots.check_matplotlib()
-    dataset = common.load_data(args)
+    dataset = common.load_data(args, out)
     loss_spec = LossSpec(args.loss) if args.loss else common.recommended_loss(dataset.task, out)
     optimizer_spec = OptimizerSpec(args.optimizer)
     keras.utils.set_random_seed(args.seed)

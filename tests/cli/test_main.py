@@ -81,7 +81,7 @@ BAD_INPUT = (
         (["lab", "--optimizers", "adam,,sgd"], ["comma-separated"]),
         (["compare", "--data", "missing.csv", "--target", "y", "--task", "regression"],
          ["No such file: missing.csv"]),
-        (["compare", "--target", "y"], ["Missing --data, --task"]),
+        (["compare", "--target", "y"], ["Missing --data: give --data FILE.csv --target COLUMN [--task TASK]"]),
         (["compare", "--dataset", "digits", "--task", "binary"],
          ["'digits' is a multiclass task. Received: --task=binary"]),
         (["compare", "--dataset", "digits", "--losses", "binary_crossentropy,mse",
@@ -91,6 +91,10 @@ BAD_INPUT = (
         (["lr-find", "--dataset", "digits", "--start-lr", "1", "--end-lr", "0.1"],
          ["Need 0 < --start-lr < --end-lr"]),
         (["compare", "--task", "ordinal"], ["invalid choice: 'ordinal'"]),
+        (["compare", "--task", "regresion"], ["invalid choice: 'regresion'",
+                                              "Did you mean 'regression'?"]),
+        (["lab", "--tasks", "binary,regresion"], ["--tasks", "Received: 'regresion'. "
+                                                  "Did you mean 'regression'?"]),
         (["labb"], ["invalid choice: 'labb'"]),
         (["compare", "--dataset", "digits", "--val-fraction", "1.5"],
          ["--val-fraction must be in (0, 1). Received: --val-fraction=1.5"]),
@@ -125,7 +129,7 @@ def test_same_backend_runs_in_process(cli, monkeypatch):
 
     monkeypatch.setattr(backend, "_switch_backend", fail)
     ran = cli("compare", "--target", "y", "--backend", keras.backend.backend())
-    assert_one_line_error(ran, "Missing --data, --task")  # the command itself ran, here
+    assert_one_line_error(ran, "Missing --data: give --data FILE.csv --target COLUMN [--task TASK]")  # the command itself ran, here
 
 
 def test_other_backend_reruns_the_command_in_a_fresh_process(cli, monkeypatch):
