@@ -170,8 +170,8 @@ def write_outputs(out_dir, plans, results, settings, interrupted, *, make_plots=
                                                                   plan.dataset.name)]
             if runs:
                 path = os.path.join(out_dir, f"loss_curves_{plan.key}.png")
-                plots.loss_curves(path, runs, f"{plan.key} ({plan.dataset.name}): validation "
-                                  f"loss per epoch, one line per optimizer")
+                plots.loss_curves(path, runs, f"{_plot_name(plan)}: validation loss per "
+                                  "epoch, one line per optimizer")
                 written_plots.append(path)
         if rosenbrock is not None:
             path = os.path.join(out_dir, "rosenbrock.png")
@@ -182,6 +182,12 @@ def write_outputs(out_dir, plans, results, settings, interrupted, *, make_plots=
     files = report.write_all(out_dir, results, settings, interrupted, plots=written_plots,
                              extra=extra, title=title)
     return files + written_plots
+
+
+def _plot_name(plan):
+    """"regression (diabetes)"; a plan named after its data set ("wine") only once."""
+    name = plan.dataset.name
+    return name if plan.key == name else f"{plan.key} ({name})"
 
 
 def summarize(results, files, out_dir, out):

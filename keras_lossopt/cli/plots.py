@@ -43,34 +43,114 @@ def _colors(labels):
 
 def loss_curves(path, results, title):
     """One panel per loss, one line per optimizer: validation loss per epoch."""
-    losses = list(dict.fromkeys(r.loss for r in results))
-    optimizers = list(dict.fromkeys(r.optimizer for r in results))
-    colors = _colors(optimizers)
-    figure = _figure((PANEL_INCHES[0] * len(losses), PANEL_INCHES[1]))
-    axes = figure.subplots(1, len(losses), squeeze=False)[0]
-    for ax, loss in zip(axes, losses):
-        positive = True
-        for result in (r for r in results if r.loss == loss):
-            values = result.history.get("val_loss", [])
-            finite = [v for v in values if math.isfinite(v)]
-            positive = positive and all(v > 0 for v in finite)
-            ax.plot(range(1, len(values) + 1), values, label=result.optimizer,
-                    color=colors[result.optimizer], linewidth=1.5)
-        if positive:
-            ax.set_yscale("log")
-        ax.set_title(_short(loss), fontsize=9)
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("validation loss")
-    axes[0].legend(fontsize=7, loc="upper right")
-    figure.suptitle(title, fontsize=10)
-    figure.tight_layout()
-    figure.savefig(path, dpi=DPI)
+    loss_curves_figure(results, title).savefig(path, dpi=DPI)
     return path
 
 
-def _short(text, width=48):
-    return text if len(text) <= width else text[: width - 3] + "..."
+def loss_curves_figure(results, title):
+    """The figure of `loss_curves`: the title wrapped to the figure's width, whole
+    epochs on the x axis, the legend below the panels (never over a curve), and
+    y limits that show every run's typical values (`y_limits`), so one run's dip
+    or blow-up does not flatten the others (its line leaves the panel there)."""
+    from matplotlib.ticker import MaxNLocator
+
+    losses = list(dict.fromkeys(r.loss for r in results))
+    optimizers = list(dict.fromkeys(r.optimizer for r in results))
+    colors = _colors(optimizers)
+    inches = (PANEL_INCHES[0] * len(losses), PANEL_INCHES[1])
+    figure = _figure(inches)
+    figure.set_layout_engine("constrained")
+    axes = figure.subplots(1, len(losses), squeeze=False)[0]
+    for ax, loss in zip(axes, losses):
+        curves = [r.history.get("val_loss", []) for r in results if r.loss == loss]
+        for result, values in zip((r for r in results if r.loss == loss), curves):
+            ax.plot(range(1, len(values) + 1), values, label=result.optimizer,
+                    color=colors[result.optimizer], linewidth=1.5)
+        log, limits = y_limits(curves)
+        if log:
+            ax.set_yscale("log")
+            _plain_log_labels(ax, limits)
+        if limits is not None:
+            ax.set_ylim(*limits)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        ax.set_title(wrap_title(loss, PANEL_INCHES[0], fontsize=9), fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("validation loss")
+    handles, labels = axes[0].get_legend_handles_labels()
+    # As many columns as fit the width: a 7-point character is about 4 points
+    # wide, an entry's line and gaps about 5 characters.
+    entry = max(len(label) for label in labels) + 5
+    columns = max(1, min(len(labels), int(inches[0] * 72 / 4.0) // entry))
+    figure.legend(handles, labels, loc="outside lower center", fontsize=7, frameon=False,
+                  ncols=columns)
+    figure.suptitle(wrap_title(title, inches[0], fontsize=10), fontsize=10)
+    return figure
+
+
+def y_limits(curves):
+    """`(log, (low, high) or None)` for the panel of these validation-loss curves.
+
+    Log scale when every finite value is positive. The limits cover, for every
+    run, its first and final values and its middle half (25th to 75th
+    percentile), with a margin: a short dip or burst of one run then leaves the
+    panel instead of squashing every other curve into a line.
+    """
+    import numpy as np
+
+    runs = [np.asarray([v for v in c if v is not None and math.isfinite(v)], dtype="float64")
+            for c in curves]
+    runs = [r for r in runs if len(r)]
+    if not runs:
+        return False, None
+    log = all((r > 0).all() for r in runs)
+    kept = np.concatenate([[r[0], r[-1], *np.percentile(r, [25, 75])] for r in runs])
+    low, high = float(kept.min()), float(kept.max())
+    if log:
+        pad = max(high / low, 1.5) ** 0.08
+        return True, (low / pad, high * pad)
+    pad = 0.08 * (high - low) or 0.1 * (abs(high) or 1.0)
+    return False, (low - pad, high + pad)
+
+
+def _plain_log_labels(ax, limits):
+    """Log-axis labels as plain numbers ("0.5", "2"), not 5x10^-1; within about a
+    decade the 2s and 5s between powers of ten are labelled too."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+    if limits is None or limits[1] / limits[0] > 30:
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        return
+
+    def minor(value, _):
+        mantissa = round(value / 10 ** math.floor(math.log10(value)))
+        return f"{value:.2g}" if mantissa in (2, 5) else ""
+
+    ax.yaxis.set_minor_formatter(FuncFormatter(minor))
+
+
+def wrap_title(title, width_inches, fontsize):
+    """`title` broken into lines that fit `width_inches` at `fontsize` points, at
+    spaces or after `_`, `(`, `,` and `=` (loss names have no spaces).
+
+    >>> wrap_title("sparse_categorical_crossentropy(label_smoothing=0.1)", 2.0, 9).split()
+    ['sparse_categorical_', 'crossentropy(label_', 'smoothing=0.1)']
+    """
+    import re
+
+    # A character is at most about 0.62 em wide on average in the default
+    # sans-serif font (underscores and lower case letters, as in loss names).
+    per_line = max(16, int(width_inches * 72 / (0.62 * fontsize)) - 2)
+    lines, line = [], ""
+    for piece in re.findall(r"[^\s_(,=]*(?:[\s_(,=]|$)", title):
+        if line and len((line + piece).rstrip()) > per_line:
+            lines.append(line.rstrip())
+            line = piece.lstrip()
+        else:
+            line += piece
+    lines.append(line.rstrip())
+    return "\n".join(lines)
 
 
 def rosenbrock_plot(path, paths, minimum=(1.0, 1.0)):
