@@ -25,6 +25,7 @@ Hooks (functions):
 | `uses_weight_decay(optimizer, variable)` | `Optimizer._use_weight_decay` | each use; raises |
 | `built_variables(optimizer)` | `Optimizer._trainable_variables` | each use; raises |
 | `is_built_variable(optimizer, variable)` | `Optimizer._var_key`, `_trainable_variables_indices` | each use; raises |
+| `keras_torch_multi_tensor_step(keras_class)` | torch: `_parallel_update_step` of the class Keras swaps in | first use; warns once, returns None |
 
 Hooks (mixins listed before `keras.optimizers.Optimizer`, each overriding one
 private method; checked when an instance is created, which raises):
@@ -336,6 +337,39 @@ def is_built_variable(optimizer, variable):
     consequence = "SWA cannot tell which variables it averages"
     key = _optimizer_attribute(optimizer, "_var_key", consequence)(variable)
     return key in _optimizer_attribute(optimizer, "_trainable_variables_indices", consequence)
+
+
+def keras_torch_multi_tensor_step(keras_class):
+    """Torch backend only: Keras's own multi-tensor step for `keras_class`, or None.
+
+    On torch, creating exactly `keras.optimizers.Adam` (or SGD, RMSprop, ...)
+    gives an instance of a torch subclass (keras.src.backend.torch.optimizers,
+    private) whose `_parallel_update_step(grads, variables, learning_rate)` runs
+    the whole step with in-place `torch._foreach_*` ops; a subclass of ours
+    (LazyAdam, GradientDescent) is not swapped and loses it. This returns that
+    unbound method, to be called on our instance (it reads only the attributes
+    the Keras class defines) inside `torch.no_grad()`. Without it we warn once
+    and return None (the per-variable loop is used: slower, same result).
+    """
+    return _keras_torch_multi_tensor_step(keras_class)
+
+
+@functools.cache
+def _keras_torch_multi_tensor_step(keras_class):
+    swapped = type(keras_class.__new__(keras_class))  # what Keras swaps in; no __init__ runs
+    method = getattr(swapped, "_parallel_update_step", None)
+    if swapped is not keras_class and issubclass(swapped, keras_class) and callable(method):
+        return method
+    _warn_once(
+        f"torch_multi_tensor_{keras_class.__name__}",
+        _message(
+            f"no longer swaps in a torch multi-tensor {keras_class.__name__} with "
+            "`_parallel_update_step` (keras.src.backend.torch.optimizers, private)",
+            f"subclasses of keras.optimizers.{keras_class.__name__} in keras_lossopt take "
+            "the per-variable loop on torch (slower, same result)",
+        ),
+    )
+    return None
 
 
 # --- Optimizers: private methods overridden ---------------------------------------------

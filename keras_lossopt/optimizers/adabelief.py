@@ -5,13 +5,14 @@ from keras.optimizers import Optimizer
 
 from keras_lossopt import _checks
 from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
+from keras_lossopt.optimizers._torch_fast import MultiTensorStep
 from keras_lossopt.registry import register
 
 __all__ = ["AdaBelief"]
 
 
 @register("optimizer", name="adabelief", aliases=("ada_belief",))
-class AdaBelief(StepScalarsMixin, Optimizer):
+class AdaBelief(MultiTensorStep, StepScalarsMixin, Optimizer):
     """AdaBelief: Adam with the variance of the gradient around its EMA as denominator.
 
     Adam divides by the EMA of `g**2`; AdaBelief divides by the EMA of
@@ -67,6 +68,8 @@ class AdaBelief(StepScalarsMixin, Optimizer):
     AMSGrad options are not included: use `"radam"` or
     `"ranger"` if you need a warm-up-free start.
     """
+
+    _multi_tensor_rule = "adabelief"  # on torch: optimizers/_torch_fast.py
 
     def __init__(
         self,

@@ -3,13 +3,14 @@
 import keras
 
 from keras_lossopt import _checks
+from keras_lossopt.optimizers._torch_fast import MultiTensorStep
 from keras_lossopt.registry import register
 
 __all__ = ["GradientDescent"]
 
 
 @register("optimizer", aliases=("gd",))
-class GradientDescent(keras.optimizers.SGD):
+class GradientDescent(MultiTensorStep, keras.optimizers.SGD):
     """Gradient descent: step against the gradient, scaled by the learning rate.
 
     The update rule, for a variable `w` with gradient `g` and learning rate `lr`:
@@ -52,6 +53,8 @@ class GradientDescent(keras.optimizers.SGD):
           simultanées", 1847.
         - Goodfellow, Bengio & Courville, "Deep Learning", 2016, section 8.3.1.
     """
+
+    _multi_tensor_rule = "keras_sgd"  # on torch: optimizers/_torch_fast.py
 
     def __init__(
         self,

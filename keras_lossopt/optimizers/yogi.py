@@ -6,13 +6,14 @@ from keras.optimizers import Optimizer
 
 from keras_lossopt import _checks
 from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
+from keras_lossopt.optimizers._torch_fast import MultiTensorStep
 from keras_lossopt.registry import register
 
 __all__ = ["Yogi"]
 
 
 @register("optimizer", name="yogi")
-class Yogi(StepScalarsMixin, Optimizer):
+class Yogi(MultiTensorStep, StepScalarsMixin, Optimizer):
     """Yogi: Adam whose second moment changes additively, so it cannot forget too fast.
 
     Adam's `v` is a multiplicative EMA of `g**2`: after a few small gradients a
@@ -66,6 +67,8 @@ class Yogi(StepScalarsMixin, Optimizer):
     `l1_regularization_strength`, `l2_regularization_strength` (proximal
     steps) and `activation="tanh"` are not included.
     """
+
+    _multi_tensor_rule = "yogi"  # on torch: optimizers/_torch_fast.py
 
     def __init__(
         self,

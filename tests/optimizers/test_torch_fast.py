@@ -1,0 +1,98 @@
+"""The torch multi-tensor fast path (optimizers/_torch_fast.py) against each class's keras.ops step.
+
+Torch only (skipped on other backends); marked multibackend so that CI's torch pass
+runs it. Each optimizer takes 50 steps with weight decay, clipnorm, EMA and gradient
+accumulation on, once with the fast path and once without; every variable and slot
+must agree to 1e-6, and the fast path must really have run.
+"""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_lossopt import _keras_compat
+from keras_lossopt.optimizers import AdaBelief, GradientDescent, LazyAdam, RAdam, Yogi, _torch_fast
+
+pytestmark = [
+    pytest.mark.multibackend,
+    pytest.mark.skipif(keras.backend.backend() != "torch", reason="the torch fast path"),
+]
+
+SHAPES = [(3, 4), (5,), (2, 2, 3)]
+COMMON = dict(weight_decay=0.01, clipnorm=1.0, use_ema=True, ema_momentum=0.9,
+              gradient_accumulation_steps=2)
+CASES = {
+    "lazy_adam": lambda: LazyAdam(learning_rate=0.01, **COMMON),
+    "lazy_adam_amsgrad": lambda: LazyAdam(learning_rate=0.01, amsgrad=True, **COMMON),
+    "gradient_descent": lambda: GradientDescent(learning_rate=0.05, **COMMON),
+    "yogi": lambda: Yogi(learning_rate=0.01, **COMMON),
+    "adabelief": lambda: AdaBelief(learning_rate=0.01, **COMMON),
+    # sma_threshold 5: the un-rectified (momentum) steps come first, then the adaptive ones.
+    "radam": lambda: RAdam(learning_rate=0.01, **COMMON),
+}
+
+
+def _run(make, fast, steps=50):
+    _torch_fast.set_enabled(fast)
+    try:
+        rng = np.random.default_rng(0)
+        variables = [keras.Variable(rng.normal(size=s).astype("float32")) for s in SHAPES]
+        opt = make()
+        for _ in range(steps):
+            grads = [keras.ops.convert_to_tensor(rng.normal(size=s).astype("float32"))
+                     for s in SHAPES]
+            opt.apply_gradients(zip(grads, variables))
+        return [_keras_compat.to_numpy(v) for v in variables + list(opt.variables)]
+    finally:
+        _torch_fast.set_enabled(True)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_fast_path_matches_the_keras_ops_step(name, monkeypatch):
+    make = CASES[name]
+    rule_name = make()._multi_tensor_rule
+    real = _torch_fast._RULES[rule_name]
+    calls = []
+
+    def counting():
+        rule = real()
+        assert rule is not None, "the fast path is unavailable"
+
+        def step(*args):
+            calls.append(1)
+            return rule(*args)
+
+        return step
+
+    monkeypatch.setitem(_torch_fast._RULES, rule_name, counting)
+    fast = _run(make, fast=True)
+    assert len(calls) == 25  # 50 steps, accumulated in pairs
+    calls.clear()
+    slow = _run(make, fast=False)
+    assert not calls
+    assert len(fast) == len(slow)
+    for a, b in zip(fast, slow):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    assert any(np.any(a != b0) for a, b0 in zip(fast, _initial(make))), "nothing moved"
+
+
+def _initial(make):
+    rng = np.random.default_rng(0)
+    return [rng.normal(size=s).astype("float32") for s in SHAPES]
+
+
+def test_a_subclass_that_changes_update_step_keeps_its_own_step():
+    class Halved(Yogi):
+        def update_step(self, gradient, variable, learning_rate):
+            super().update_step(gradient * 0.5, variable, learning_rate)
+
+    opt = Halved()
+    w = keras.Variable([1.0, 2.0])
+    opt.build([w])
+    assert opt._multi_tensor_rule_for([keras.ops.ones((2,))], [w]) is None
+    assert Yogi()._multi_tensor_rule_for([keras.ops.ones((2,))], [w]) is not None
+
+
+def test_kerass_own_torch_steps_are_found():
+    for keras_class in (keras.optimizers.Adam, keras.optimizers.SGD):
+        assert callable(_keras_compat.keras_torch_multi_tensor_step(keras_class))
