@@ -1,0 +1,162 @@
+"""PyTorch backend: our optimizer steps against the peers a torch user would pick (issue 15).
+
+For each optimizer with a torch peer, one step over N float32 parameters in 10
+variables, 1 torch thread, eager, timed interleaved in one round-robin with:
+
+- ours with the torch multi-tensor fast path (keras_lossopt/optimizers/_torch_fast.py),
+- ours with it switched off (the `keras.ops` per-variable step: "before"),
+- the peers: torch.optim (default, foreach=True, fused=True where it exists) and
+  pytorch_optimizer (default and foreach=True), on their own tensors with
+  preset `.grad`.
+
+The table gives medians and ratios ours / peer of samples from the same rounds;
+the machine is shared, so read ratios, not times. Needs the `benchmark` extra
+(pytorch-optimizer); a peer that is not installed is left out of its row.
+
+    KERAS_BACKEND=torch python benchmarks/torch_peers.py
+    KERAS_BACKEND=torch python benchmarks/torch_peers.py --params 1000000 --repeats 5
+
+Per-step temporaries are not counted here (left for later, issue 15).
+"""
+
+import argparse
+import gc
+import os
+import sys
+
+os.environ["KERAS_BACKEND"] = "torch"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from _common import interleaved, machine_description, markdown_table, median, write_result  # noqa: E402
+
+import keras_lossopt  # noqa: E402
+from keras_lossopt.optimizers import _torch_fast  # noqa: E402
+
+NUM_VARIABLES = 10
+
+
+def _torch_optim(cls_name, **kwargs):
+    def variants():
+        cls = getattr(torch.optim, cls_name)
+        out = [(f"torch.optim.{cls_name}", dict(kwargs, foreach=False)),
+               (f"torch.optim.{cls_name}(foreach)", dict(kwargs, foreach=True))]
+        if cls_name in ("Adam", "SGD"):
+            out.append((f"torch.optim.{cls_name}(fused)", dict(kwargs, fused=True)))
+        return [(label, lambda params, kw=kw: cls(params, **kw)) for label, kw in out]
+
+    return variants
+
+
+def _pytorch_optimizer(cls_name, **kwargs):
+    def variants():
+        try:
+            import pytorch_optimizer
+        except ImportError:
+            return []
+        cls = getattr(pytorch_optimizer, cls_name)
+        return [
+            (f"pytorch_optimizer.{cls_name}", lambda p: cls(p, foreach=False, **kwargs)),
+            (f"pytorch_optimizer.{cls_name}(foreach)", lambda p: cls(p, foreach=True, **kwargs)),
+        ]
+
+    return variants
+
+
+# ours (registered name) -> peers of the same update rule
+ROWS = {
+    "lazy_adam": [_torch_optim("Adam", lr=1e-3, eps=1e-7)],
+    "gradient_descent": [_torch_optim("SGD", lr=1e-2)],
+    "yogi": [_pytorch_optimizer("Yogi", lr=1e-2, eps=1e-3)],
+    "adabelief": [_pytorch_optimizer("AdaBelief", lr=1e-3, rectify=False, eps=1e-16)],
+    "radam": [_torch_optim("RAdam", lr=1e-3), _pytorch_optimizer("RAdam", lr=1e-3)],
+}
+
+
+def make_data(num_params):
+    size = num_params // NUM_VARIABLES
+    rng = np.random.default_rng(0)
+    values = [rng.normal(size=(size,)).astype("float32") for _ in range(NUM_VARIABLES)]
+    grads = [rng.normal(size=(size,)).astype("float32") * 1e-3 for _ in range(NUM_VARIABLES)]
+    return values, grads
+
+
+def ours(name, values, grads, fast):
+    optimizer = keras_lossopt.optimizers.get(name)
+    vs = [keras.Variable(v) for v in values]
+    gs = [torch.tensor(g) for g in grads]
+    optimizer.build(vs)
+
+    def run():
+        _torch_fast.set_enabled(fast)
+        try:
+            with torch.no_grad():
+                optimizer.apply(gs, vs)
+        finally:
+            _torch_fast.set_enabled(True)
+
+    return run
+
+
+def peer(factory, values, grads):
+    params = [torch.tensor(v, requires_grad=True) for v in values]
+    for p, g in zip(params, grads):
+        p.grad = torch.tensor(g)
+    optimizer = factory(params)
+    return optimizer.step
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", type=int, default=10_000_000)
+    parser.add_argument("--repeats", type=int, default=11)
+    parser.add_argument("--only", default="", help="comma-separated names of ours")
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    args = parser.parse_args(argv)
+    only = {n.strip() for n in args.only.split(",") if n.strip()}
+    torch.set_num_threads(1)
+    description = machine_description()
+    values, grads = make_data(args.params)
+
+    table_rows = []
+    for name, peer_groups in ROWS.items():
+        if only and name not in only:
+            continue
+        peers = [p for group in peer_groups for p in group()]
+        fns = [ours(name, values, grads, True), ours(name, values, grads, False)]
+        fns += [peer(factory, values, grads) for _, factory in peers]
+        samples = interleaved(fns, args.repeats)
+        fast, slow, *peer_samples = [median(s) for s in samples]
+        for (label, _), peer_s in zip(peers, peer_samples):
+            table_rows.append([
+                name, label, f"{fast * 1e3:.1f}", f"{slow * 1e3:.1f}", f"{peer_s * 1e3:.1f}",
+                f"{fast / peer_s:.2f}", f"{slow / peer_s:.2f}",
+            ])
+            print("  ".join(table_rows[-1]), flush=True)
+        del fns
+        gc.collect()
+
+    text = (
+        "# Optimizer step, PyTorch backend: ours against torch peers\n\n"
+        + description + "\n\n"
+        + f"{args.params:,} float32 parameters in {NUM_VARIABLES} variables, eager, "
+        f"torch.set_num_threads(1), median of {args.repeats} interleaved samples (one round "
+        "holds ours fast, ours off and every peer of the row). *fast* = the torch multi-tensor "
+        "path (optimizers/_torch_fast.py); *off* = `KERAS_LOSSOPT_TORCH_FAST=0` (the keras.ops "
+        "per-variable step). Ratios < 1: ours is faster.\n\n"
+        + markdown_table(
+            ["ours", "peer", "ours fast (ms)", "ours off (ms)", "peer (ms)",
+             "fast / peer", "off / peer"],
+            table_rows,
+            ["---", "---"] + ["---:"] * 5,
+        )
+    )
+    print()
+    print(text)
+    write_result(args.out, "torch_peers.md", text)
+
+
+if __name__ == "__main__":
+    main()
