@@ -5,14 +5,14 @@ from keras.optimizers import Optimizer
 
 from keras_lossopt import _checks
 from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
-from keras_lossopt.optimizers._torch_fast import MultiTensorStep
+from keras_lossopt.optimizers._torch_fast import TorchFastStep
 from keras_lossopt.registry import register
 
 __all__ = ["AdaBelief"]
 
 
 @register("optimizer", name="adabelief", aliases=("ada_belief",))
-class AdaBelief(MultiTensorStep, StepScalarsMixin, Optimizer):
+class AdaBelief(TorchFastStep, StepScalarsMixin, Optimizer):
     """AdaBelief: Adam with the variance of the gradient around its EMA as denominator.
 
     Adam divides by the EMA of `g**2`; AdaBelief divides by the EMA of
@@ -69,7 +69,7 @@ class AdaBelief(MultiTensorStep, StepScalarsMixin, Optimizer):
     `"ranger"` if you need a warm-up-free start.
     """
 
-    _multi_tensor_rule = "adabelief"  # on torch: optimizers/_torch_fast.py
+    _torch_fast_rule = "adabelief"  # on torch: optimizers/_torch_fast.py
 
     def __init__(
         self,

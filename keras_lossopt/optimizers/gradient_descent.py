@@ -3,14 +3,14 @@
 import keras
 
 from keras_lossopt import _checks
-from keras_lossopt.optimizers._torch_fast import MultiTensorStep
+from keras_lossopt.optimizers._torch_fast import TorchFastStep
 from keras_lossopt.registry import register
 
 __all__ = ["GradientDescent"]
 
 
 @register("optimizer", aliases=("gd",))
-class GradientDescent(MultiTensorStep, keras.optimizers.SGD):
+class GradientDescent(TorchFastStep, keras.optimizers.SGD):
     """Gradient descent: step against the gradient, scaled by the learning rate.
 
     The update rule, for a variable `w` with gradient `g` and learning rate `lr`:
@@ -54,7 +54,7 @@ class GradientDescent(MultiTensorStep, keras.optimizers.SGD):
         - Goodfellow, Bengio & Courville, "Deep Learning", 2016, section 8.3.1.
     """
 
-    _multi_tensor_rule = "keras_sgd"  # on torch: optimizers/_torch_fast.py
+    _torch_fast_rule = "keras_sgd"  # on torch: optimizers/_torch_fast.py
 
     def __init__(
         self,

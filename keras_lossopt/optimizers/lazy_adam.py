@@ -3,14 +3,14 @@
 import keras
 
 from keras_lossopt import _checks
-from keras_lossopt.optimizers._torch_fast import MultiTensorStep
+from keras_lossopt.optimizers._torch_fast import TorchFastStep
 from keras_lossopt.registry import register
 
 __all__ = ["LazyAdam"]
 
 
 @register("optimizer", name="lazy_adam")
-class LazyAdam(MultiTensorStep, keras.optimizers.Adam):
+class LazyAdam(TorchFastStep, keras.optimizers.Adam):
     """LazyAdam: Adam that updates only the embedding rows present in the batch.
 
     With large embedding tables most rows receive no gradient in a batch.
@@ -67,7 +67,7 @@ class LazyAdam(MultiTensorStep, keras.optimizers.Adam):
     on the TF2 Keras base class for that).
     """
 
-    _multi_tensor_rule = "keras_adam"  # on torch: optimizers/_torch_fast.py
+    _torch_fast_rule = "adam"  # on torch: optimizers/_torch_fast.py
 
     def __init__(
         self,

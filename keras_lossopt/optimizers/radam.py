@@ -7,14 +7,14 @@ from keras.optimizers import Optimizer
 
 from keras_lossopt import _checks
 from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
-from keras_lossopt.optimizers._torch_fast import MultiTensorStep
+from keras_lossopt.optimizers._torch_fast import TorchFastStep
 from keras_lossopt.registry import register
 
 __all__ = ["RAdam"]
 
 
 @register("optimizer", name="radam", aliases=("rectified_adam", "RectifiedAdam"))
-class RAdam(MultiTensorStep, StepScalarsMixin, Optimizer):
+class RAdam(TorchFastStep, StepScalarsMixin, Optimizer):
     """Rectified Adam: Adam whose adaptive step is switched on only once it is reliable.
 
     In its first steps Adam divides by a second-moment estimate built from very
@@ -81,7 +81,7 @@ class RAdam(MultiTensorStep, StepScalarsMixin, Optimizer):
     learning-rate schedule for warm-up.
     """
 
-    _multi_tensor_rule = "radam"  # on torch: optimizers/_torch_fast.py
+    _torch_fast_rule = "radam"  # on torch: optimizers/_torch_fast.py
 
     def __init__(
         self,

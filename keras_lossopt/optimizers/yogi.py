@@ -6,14 +6,14 @@ from keras.optimizers import Optimizer
 
 from keras_lossopt import _checks
 from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
-from keras_lossopt.optimizers._torch_fast import MultiTensorStep
+from keras_lossopt.optimizers._torch_fast import TorchFastStep
 from keras_lossopt.registry import register
 
 __all__ = ["Yogi"]
 
 
 @register("optimizer", name="yogi")
-class Yogi(MultiTensorStep, StepScalarsMixin, Optimizer):
+class Yogi(TorchFastStep, StepScalarsMixin, Optimizer):
     """Yogi: Adam whose second moment changes additively, so it cannot forget too fast.
 
     Adam's `v` is a multiplicative EMA of `g**2`: after a few small gradients a
@@ -68,7 +68,7 @@ class Yogi(MultiTensorStep, StepScalarsMixin, Optimizer):
     steps) and `activation="tanh"` are not included.
     """
 
-    _multi_tensor_rule = "yogi"  # on torch: optimizers/_torch_fast.py
+    _torch_fast_rule = "yogi"  # on torch: optimizers/_torch_fast.py
 
     def __init__(
         self,

@@ -50,7 +50,7 @@ def _run(make, fast, steps=50):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_fast_path_matches_the_keras_ops_step(name, monkeypatch):
     make = CASES[name]
-    rule_name = make()._multi_tensor_rule
+    rule_name = make()._torch_fast_rule
     real = _torch_fast._RULES[rule_name]
     calls = []
 
@@ -89,8 +89,8 @@ def test_a_subclass_that_changes_update_step_keeps_its_own_step():
     opt = Halved()
     w = keras.Variable([1.0, 2.0])
     opt.build([w])
-    assert opt._multi_tensor_rule_for([keras.ops.ones((2,))], [w]) is None
-    assert Yogi()._multi_tensor_rule_for([keras.ops.ones((2,))], [w]) is not None
+    assert opt._torch_fast_rule_for([keras.ops.ones((2,))], [w]) is None
+    assert Yogi()._torch_fast_rule_for([keras.ops.ones((2,))], [w]) is not None
 
 
 def test_kerass_own_torch_steps_are_found():
