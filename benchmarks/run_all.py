@@ -7,7 +7,7 @@
 Each benchmark runs in a fresh process per backend (the Keras backend is fixed at
 import), one after the other, so they never compete for the CPU with each other.
 Results: benchmarks/results/optimizer_step_<backend>.md,
-loss_step_<backend>.md and doctor_overhead_tensorflow.md.
+loss_step_<backend>.md, torch_peers.md and doctor_overhead_tensorflow.md.
 """
 
 import argparse
@@ -37,6 +37,9 @@ def jobs(args):
                 # triplet loss alone; the O(B^2) scaling shows at 256 and 1024.
                 extra = ["--pairwise-batches", "256,1024"]
             yield backend, "loss_step.py", loss + extra + ["--out", args.out], None
+    if "peers" not in args.skip and "torch" in args.backends:
+        peers = ["--params", "1000000", "--repeats", "5"] if quick else []
+        yield "torch", "torch_peers.py", peers + ["--out", args.out], None
     if "doctor" not in args.skip and "tensorflow" in args.backends:
         doctor = ["--steps", "100", "--repeats", "3", "--lr-steps", "50"] if quick else []
         yield "tensorflow", "doctor_overhead.py", doctor, "doctor_overhead_tensorflow.md"
@@ -48,7 +51,7 @@ def main(argv=None):
     parser.add_argument("--backends", default=",".join(BACKENDS),
                         type=lambda s: [b for b in s.split(",") if b])
     parser.add_argument("--skip", default="", type=lambda s: [b for b in s.split(",") if b],
-                        help="comma-separated: optimizer, loss, doctor")
+                        help="comma-separated: optimizer, loss, peers, doctor")
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     args = parser.parse_args(argv)
     sys.path.insert(0, HERE)
@@ -83,6 +86,7 @@ RESULT_FILES = (
     ("Optimizer step, TensorFlow", "optimizer_step_tensorflow.md"),
     ("Optimizer step, JAX", "optimizer_step_jax.md"),
     ("Optimizer step, PyTorch (eager)", "optimizer_step_torch.md"),
+    ("Optimizer step, PyTorch: ours against torch.optim and pytorch_optimizer", "torch_peers.md"),
     ("Losses, TensorFlow", "loss_step_tensorflow.md"),
     ("Losses, JAX", "loss_step_jax.md"),
     ("Losses, PyTorch (eager)", "loss_step_torch.md"),
