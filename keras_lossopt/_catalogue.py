@@ -79,7 +79,7 @@ def get(kind, identifier, keras_get, keras_deserialize):
     if isinstance(identifier, str):
         entry = registry.lookup(kind, identifier)
         if entry is not None:
-            return entry.cls()
+            return entry.build()
         try:
             obj = keras_get(identifier)
         except (ValueError, TypeError, KeyError):

@@ -104,6 +104,9 @@ def _metadata_line(entry):
     labels = getattr(entry, "labels", None)
     if labels:
         parts.append(f"labels: {labels.replace('_', '-')}")
+    config = getattr(entry, "config", None)
+    if config:  # what the string names promise (registry.register's `config`)
+        parts.append("the names give " + ", ".join(f"`{k}={v!r}`" for k, v in config.items()))
     parts.append(f"class: `{_public_path(entry)}`")
     return " · ".join(parts)
 

@@ -6,8 +6,9 @@ entry's names and the first line of its class docstring, and those stand in the
 source, at the definition sites the registry itself is filled from. So when this
 process has not imported keras_lossopt, `rows` reads them with `ast`:
 
-- `@register(kind, name=..., aliases=..., lookup_class_name=...)` on a class (the
-  name defaults to the class name in snake_case, as `registry.register` does);
+- `@register(kind, name=..., aliases=..., lookup_class_name=..., config=...)` on a
+  class (the name defaults to the class name in snake_case, as `registry.register`
+  does; `config`, a literal dict, is what the names promise);
 - `register_keras(kind, keras.<module>.<Class>, name, aliases)`, called directly
   or in a module-level `for` loop over a literal table (`losses/keras_builtin.py`,
   `optimizers/keras_builtin.py`); a Keras class's summary comes from Keras's own
@@ -51,6 +52,7 @@ class Row:
     lookup_class_name: bool = True
     builtin: bool = False
     summary: str = ""
+    config: dict = dataclasses.field(default_factory=dict)  # what the names promise
 
     @property
     def names(self):
@@ -69,7 +71,7 @@ def rows(kind):
 def live_rows(registry, kind):
     """The rows of `kind` in the (imported) registry."""
     return [Row(kind, e.name, e.cls.__name__, tuple(e.aliases), e.lookup_class_name,
-                e.builtin, e.summary) for e in registry.entries(kind)]
+                e.builtin, e.summary, dict(e.config)) for e in registry.entries(kind)]
 
 
 def source_rows(kind):
@@ -158,7 +160,8 @@ def _our_row(cls_node, args, env):
     name = _value(args["name"], env) or _snake_case(cls_node.name)
     return Row(_value(args["kind"], env), name, cls_node.name,
                tuple(_value(args["aliases"], env)), _value(args["lookup_class_name"], env),
-               False, _first_line(ast.get_docstring(cls_node)))
+               False, _first_line(ast.get_docstring(cls_node)),
+               dict(_value(args["config"], env) or {}))
 
 
 def _keras_row(args, env):

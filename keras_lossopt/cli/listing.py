@@ -38,7 +38,9 @@ def run(args, out=None):
         for row in found:
             origin = "keras" if row.builtin else "ours "
             aliases = f"  [also: {', '.join(row.aliases)}]" if row.aliases else ""
-            out.write(f"  {row.name:<{width}}  {origin}  {row.summary}{aliases}\n")
+            promise = ", ".join(f"{k}={v!r}" for k, v in row.config.items())
+            promise = f"  [names give {promise}]" if promise else ""
+            out.write(f"  {row.name:<{width}}  {origin}  {row.summary}{aliases}{promise}\n")
         out.write("\n")
     if not total:
         out.write(f"No registered {'names' if args.kind == 'all' else _PLURAL[args.kind]} "

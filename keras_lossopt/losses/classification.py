@@ -158,6 +158,7 @@ def _take_label(values, labels):
 
 
 @register("loss", name="smoothed_sparse_categorical_crossentropy",
+          config={"label_smoothing": 0.1},
           task="multiclass", labels="integers", inputs="sparse")
 class SmoothedSparseCategoricalCrossentropy(FunctionLoss):
     """Sparse (integer-label) categorical cross-entropy with label smoothing.
@@ -175,7 +176,10 @@ class SmoothedSparseCategoricalCrossentropy(FunctionLoss):
 
     Keras's `ignore_class` is not offered here; use Keras's loss when you need it
     without smoothing. The string name is `"smoothed_sparse_categorical_crossentropy"`, because
-    `"sparse_categorical_crossentropy"` is (and stays) Keras's own loss.
+    `"sparse_categorical_crossentropy"` is (and stays) Keras's own loss; as its name
+    promises, the string (in `compile`, `keras.losses.get` and
+    `keras_lossopt.losses.get`) gives `label_smoothing=0.1`, while the class, like
+    Keras's cross-entropies, defaults to `0.0`.
 
     Args:
         from_logits: whether `y_pred` holds logits. Defaults to `False`.

@@ -19,7 +19,7 @@ def get(identifier):
         entry = _registry.lookup("schedule", identifier)
         if entry is None:
             raise _registry.unknown_name_error("schedule", identifier)
-        return entry.cls()
+        return entry.build()
     if isinstance(identifier, dict):
         return keras.optimizers.schedules.deserialize(identifier)
     if isinstance(identifier, keras.optimizers.schedules.LearningRateSchedule):

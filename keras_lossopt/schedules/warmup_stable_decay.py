@@ -13,7 +13,9 @@ __all__ = ["WarmupStableDecay"]
 _SHAPES = ("linear", "cosine", "1-sqrt")
 
 
-@register("schedule", name="warmup_stable_decay", aliases=("wsd",))
+# The names promise a warm-up; the class's own default (warmup_steps=0) has none.
+@register("schedule", name="warmup_stable_decay", aliases=("wsd",),
+          config={"warmup_steps": 100})
 class WarmupStableDecay(keras.optimizers.schedules.LearningRateSchedule):
     """Warmup-Stable-Decay: linear warm-up, a long constant phase, then a short cool-down.
 
@@ -38,7 +40,8 @@ class WarmupStableDecay(keras.optimizers.schedules.LearningRateSchedule):
     Args:
         maximal_learning_rate: > 0, the plateau. Defaults to `1e-3`.
         total_steps: int >= 1, end of the cool-down. Defaults to `1000`.
-        warmup_steps: int >= 0. Defaults to `0`.
+        warmup_steps: int >= 0. Defaults to `0`; the string names
+            (`"warmup_stable_decay"`, `"wsd"`) give `100`, the warm-up they promise.
         decay_steps: int >= 1, length of the cool-down;
             `warmup_steps + decay_steps <= total_steps`. Defaults to `200`.
         initial_learning_rate: >= 0, the rate at step 0 of the warm-up.
