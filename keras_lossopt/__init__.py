@@ -2,7 +2,8 @@
 
 `import keras_lossopt` registers every loss, optimizer and schedule, so that
 `model.compile(optimizer="gd", loss="pseudo_huber")` works by string name, and
-saved models that use them reload with no `custom_objects`.
+saved models that use them reload with no `custom_objects`; `register_loss` and
+`register_optimizer` do the same for your own.
 """
 
 from keras_lossopt import callbacks, doctor, losses, optimizers, registry, schedules
@@ -10,6 +11,7 @@ from keras_lossopt._version import __version__
 from keras_lossopt.doctor import check_model, find_learning_rate, recommend
 from keras_lossopt.losses import list_losses
 from keras_lossopt.optimizers import list_optimizers
+from keras_lossopt.registry import register_loss, register_optimizer
 from keras_lossopt.schedules import list_schedules
 
 __all__ = [
@@ -21,6 +23,8 @@ __all__ = [
     "list_losses",
     "list_optimizers",
     "list_schedules",
+    "register_loss",
+    "register_optimizer",
     "doctor",
     "callbacks",
     "recommend",

@@ -332,25 +332,25 @@ def _add_entry(entry, keras_may_resolve=(), serializable=False):
         )
     replaced = {}
     for name in entry.names:
+        if name not in keras_may_resolve and (keras_resolves(kind, name) or (
+            name in _PRE_EXISTING_CUSTOM_OBJECTS
+            and keras.saving.get_custom_objects()[name] is not entry.cls
+        )):
+            raise ValueError(
+                f"The {kind} name {name!r} already resolves in Keras; registering "
+                f"{entry.cls.__name__} under it would shadow Keras's own object. "
+                "Choose another name."
+            )
         taken = _NAMES[kind].get(name)
         if taken is not None and taken.cls is not entry.cls:
             if _redefinition(taken, entry):
                 replaced[id(taken)] = taken
                 continue
+            owner = (f"Keras's own {taken.cls.__name__}" if taken.builtin
+                     else f"{taken.cls.__module__}.{taken.cls.__name__}")
             raise ValueError(
-                f"The {kind} name {name!r} is already registered for "
-                f"{taken.cls.__module__}.{taken.cls.__name__}; cannot also register it for "
-                f"{entry.cls.__module__}.{entry.cls.__name__}. Choose another name."
-            )
-        if name in keras_may_resolve:
-            continue
-        if keras_resolves(kind, name) or (
-            name in _PRE_EXISTING_CUSTOM_OBJECTS
-            and keras.saving.get_custom_objects()[name] is not entry.cls
-        ):
-            raise ValueError(
-                f"The {kind} name {name!r} already resolves in Keras; registering "
-                f"{entry.cls.__name__} under it would shadow Keras's own object. "
+                f"The {kind} name {name!r} is already registered for {owner}; cannot also "
+                f"register it for {entry.cls.__module__}.{entry.cls.__name__}. "
                 "Choose another name."
             )
     serialized_as = f"{entry.package}>{entry.cls.__name__}"
@@ -541,15 +541,20 @@ def register_loss(fn_or_class=None, name=None, aliases=(), *, package=None, conf
     Returns:
         `fn_or_class` itself (or, without it, the decorator).
 
-    Example:
+    Example (not a doctest: a registration lasts for the whole process; the
+    guide "Choosing a loss" runs it with a save and reload):
 
-    >>> import keras, keras_lossopt
-    >>> from keras import ops
-    >>> @keras_lossopt.register_loss(name="doc_quartic")
-    ... def quartic(y_true, y_pred, scale=1.0):
-    ...     return scale * ops.mean((y_pred - y_true) ** 4, axis=-1)
-    >>> round(float(keras.losses.get("doc_quartic")([[0.0]], [[2.0]])), 4)
-    16.0
+    ```python
+    import keras, keras_lossopt
+    from keras import ops
+
+    @keras_lossopt.register_loss(task="regression", inputs="regression")
+    def mean_quartic_error(y_true, y_pred, scale=1.0):
+        return scale * ops.mean((y_pred - y_true) ** 4, axis=-1)
+
+    model.compile(optimizer="adam", loss="mean_quartic_error")
+    keras.losses.get("mean_quartic_error")  # a MeanQuarticError(scale=1.0) Loss
+    ```
     """
     if isinstance(fn_or_class, str) and name is None:  # @register_loss("my_loss")
         fn_or_class, name = None, fn_or_class
@@ -603,7 +608,7 @@ def _register_user(kind, obj, name, aliases, package, config, lookup_class_name,
     elif kind == "loss" and callable(obj) and not inspect.isclass(obj) and not isinstance(
             obj, base):
         default_name = getattr(obj, "__name__", "")
-        if not default_name.isidentifier():
+        if name is None and not default_name.isidentifier():
             raise ValueError(f"Pass `name=` for a loss function without a name. "
                              f"Received: {obj!r}")
         cls, lookup_class_name = _function_loss_class(obj, name or default_name), False

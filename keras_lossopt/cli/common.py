@@ -77,6 +77,49 @@ def one_of(option, choices):
     return check
 
 
+def add_import_option(parser):
+    """--import MODULE: the user's module that registers losses/optimizers by name."""
+    parser.add_argument(
+        "--import", dest="import_modules", action="append", default=[], metavar="MODULE",
+        help="import this module (a name importable from the current folder or "
+             "PYTHONPATH, or a .py file) before resolving names, so that the losses and "
+             "optimizers it registers with keras_lossopt.register_loss / register_optimizer "
+             "can be named; repeat it or give a comma-separated list")
+
+
+def import_modules(args):
+    """Imports the --import modules (after Keras, before any name is resolved)."""
+    for text in getattr(args, "import_modules", None) or ():
+        for item in parse_list(text, "--import"):
+            _import_module(item)
+
+
+def _import_module(item):
+    import importlib
+    import sys
+
+    name = item
+    if item.endswith(".py") or os.sep in item:
+        path = os.path.abspath(item)
+        if not os.path.isfile(path):
+            raise CLIError(f"--import: no such file. Received: --import={item}")
+        folder, name = os.path.split(os.path.splitext(path)[0])
+        if folder not in sys.path:
+            sys.path.insert(0, folder)  # imported under its own name, as a reload will need
+    elif os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())  # a console script does not search the current folder
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name and name.startswith(error.name):
+            raise CLIError(f"--import: no module named {error.name!r} in the current folder "
+                           f"or on PYTHONPATH. Received: --import={item}") from error
+        raise CLIError(f"--import={item} failed: {error}") from error
+    except Exception as error:  # noqa: BLE001 - the user's module: one clear line
+        raise CLIError(f"--import={item} failed: {type(error).__name__}: "
+                       f"{str(error).splitlines()[0] if str(error) else ''}") from error
+
+
 def parse_list(text, option):
     """`"a,b"` -> `["a", "b"]`, rejecting empty items."""
     items = [item.strip() for item in text.split(",")]

@@ -9,6 +9,7 @@ from keras_lossopt.cli.specs import LossSpec, OptimizerSpec, TaskPlan
 
 def add_arguments(parser):
     common.add_data_options(parser, "compare-results")
+    common.add_import_option(parser)
     parser.add_argument("--losses", help="comma-separated loss names (default: the loss "
                         "guide's)")
     parser.add_argument("--optimizers", help="comma-separated optimizer names "

@@ -28,6 +28,7 @@ _TASK_SETTINGS = {
 
 def add_arguments(parser):
     parser.add_argument("--out", default="lab-results", help="output folder (default lab-results)")
+    common.add_import_option(parser)
     parser.add_argument("--tasks", help=f"comma-separated subset of {','.join(common.TASKS)}")
     parser.add_argument("--losses", help="comma-separated loss names (replace the defaults; "
                         "each task trains those registered for it)")

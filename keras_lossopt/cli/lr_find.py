@@ -11,6 +11,7 @@ from keras_lossopt.cli.specs import LossSpec, OptimizerSpec
 
 def add_arguments(parser):
     common.add_data_options(parser, "lr-find-results")
+    common.add_import_option(parser)
     parser.add_argument("--loss", help="loss name (default: the loss guide's)")
     parser.add_argument("--optimizer", default="adam", help="default adam")
     parser.add_argument("--start-lr", type=float, default=1e-7, help="default 1e-7")

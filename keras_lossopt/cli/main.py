@@ -10,7 +10,7 @@ a traceback), 130 interrupted with Ctrl-C (finished runs are kept). Arguments ar
 
 import sys
 
-from keras_lossopt.cli import backend, commands
+from keras_lossopt.cli import backend, commands, common
 from keras_lossopt.cli._errors import CLIError
 
 
@@ -35,6 +35,7 @@ def main(argv=None, *, load_package=None):
             code = backend.prepare(args, argv, load_package)
             if code is not None:
                 return code
+            common.import_modules(args)  # --import: the user's registered names
         return command.module.run(args)
     except CLIError as error:
         sys.stdout.flush()
