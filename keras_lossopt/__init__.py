@@ -6,11 +6,12 @@ saved models that use them reload with no `custom_objects`; `register_loss` and
 `register_optimizer` do the same for your own.
 """
 
-from keras_lossopt import callbacks, doctor, losses, optimizers, registry, schedules
+from keras_lossopt import callbacks, doctor, losses, optimizers, plotting, registry, schedules
 from keras_lossopt._version import __version__
 from keras_lossopt.doctor import check_model, find_learning_rate, recommend
 from keras_lossopt.losses import list_losses
 from keras_lossopt.optimizers import list_optimizers
+from keras_lossopt.plotting import loss_shapes, plot_losses
 from keras_lossopt.registry import register_loss, register_optimizer
 from keras_lossopt.schedules import list_schedules
 
@@ -30,4 +31,7 @@ __all__ = [
     "recommend",
     "check_model",
     "find_learning_rate",
+    "plotting",
+    "loss_shapes",
+    "plot_losses",
 ]

@@ -52,7 +52,10 @@ def _jax(fn, x):
 def _torch(fn, x):
     import torch
 
-    t = torch.tensor(x, requires_grad=True)
+    import keras
+
+    # On Keras's device (a GPU when there is one), as every keras.ops input.
+    t = keras.ops.convert_to_tensor(x).detach().requires_grad_(True)
     value = fn(t)
     if value.requires_grad:
         value.backward()

@@ -17,7 +17,7 @@ The horizontal axis comes from what the registry says the loss takes (its entry'
   other class (their logarithms as logits);
 - margin losses (`hinge`): the margin `y * f(x)` with `y = +1`.
 
-Values are the per-sample losses (the loss rebuilt from its config with
+Values are the per-sample losses (a copy of the loss object with
 `reduction="none"`; a Keras loss function is called as it is); gradients are
 `d loss / d x` along the axis, from the backend's autodiff (TensorFlow, JAX or
 PyTorch). matplotlib is needed for `plot_losses` only (`pip install
@@ -49,6 +49,7 @@ _FAMILY_AXES = {
     "hinge": "margin",
 }
 _NOT_HYPERPARAMETERS = ("name", "reduction", "dtype")
+_LINE_STYLES = ("-", "--", "-.", ":")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,14 +71,18 @@ class LossShape:
     family: str
 
 
-def loss_shapes(losses, *, points=201, residual_range=(-3.0, 3.0), probability_range=(0.01, 0.99),
-                margin_range=(-2.0, 3.0), num_classes=3):
+def loss_shapes(losses, *, labels=None, points=201, residual_range=(-3.0, 3.0),
+                probability_range=(0.01, 0.99), margin_range=(-2.0, 3.0), num_classes=3):
     """Each loss's per-sample value and gradient along its axis (see the module docstring).
 
     Args:
         losses: registered loss names (`"huber"`, `"l1"`, your own names) and/or
             loss instances with their hyperparameters (`keras.losses.Huber(0.5)`).
             Defaults: none; pass at least one.
+        labels: one legend label per loss. Defaults to `None`: the name given,
+            or for an instance its registered name with the hyperparameters its
+            config shows differing from the defaults (`"huber(delta=0.5)"` for a
+            loss whose config has `delta`); a repeated label gets `" #2"`, ...
         points: grid points per axis. Defaults to `201`.
         residual_range: `(low, high)` of the residual axis. Defaults to `(-3.0, 3.0)`.
         probability_range: `(low, high)` of the probability axis, inside (0, 1).
@@ -107,6 +112,11 @@ def loss_shapes(losses, *, points=201, residual_range=(-3.0, 3.0), probability_r
     losses = list(losses)
     if not losses:
         raise ValueError("Pass at least one loss (a name or an instance). Received: losses=[]")
+    if labels is not None:
+        labels = [labels] if isinstance(labels, str) else list(labels)
+        if len(labels) != len(losses) or not all(isinstance(x, str) for x in labels):
+            raise ValueError(f"`labels` must be {len(losses)} strings, one per loss. "
+                             f"Received: labels={labels!r}")
     _check_at_least("points", points, 3)
     _check_at_least("num_classes", num_classes, 2)
     _check_range("residual_range", residual_range)
@@ -118,10 +128,18 @@ def loss_shapes(losses, *, points=201, residual_range=(-3.0, 3.0), probability_r
     grids = {"residual": np.linspace(*residual_range, points),
              "probability": np.linspace(*probability_range, points),
              "margin": np.linspace(*margin_range, points)}
-    return [_shape(item, grids, num_classes) for item in losses]
+    shapes = [_shape(item, grids, num_classes) for item in losses]
+    if labels is not None:
+        return [dataclasses.replace(shape, label=label) for shape, label in zip(shapes, labels)]
+    seen = {}
+    for i, shape in enumerate(shapes):
+        seen[shape.label] = seen.get(shape.label, 0) + 1
+        if seen[shape.label] > 1:
+            shapes[i] = dataclasses.replace(shape, label=f"{shape.label} #{seen[shape.label]}")
+    return shapes
 
 
-def plot_losses(losses, path=None, *, figure=None, title=None, points=201,
+def plot_losses(losses, path=None, *, labels=None, figure=None, title=None, points=201,
                 residual_range=(-3.0, 3.0), probability_range=(0.01, 0.99),
                 margin_range=(-2.0, 3.0), num_classes=3):
     """Draws each loss and its gradient against the residual, probability or margin.
@@ -136,11 +154,18 @@ def plot_losses(losses, path=None, *, figure=None, title=None, points=201,
         losses: loss names and/or instances, as in `loss_shapes`.
         path: file to save the figure to (PNG, SVG, ... by extension). Defaults
             to `None` (not saved).
-        figure: a matplotlib `Figure` to draw into (e.g. `plt.figure()`).
-            Defaults to `None`: a new figure, not registered with pyplot.
+        labels: legend labels, one per loss, as in `loss_shapes`. Defaults to
+            `None` (the names).
+        figure: a matplotlib `Figure` to draw into (e.g. `plt.figure("shapes")`);
+            it is cleared and resized to the layout. Defaults to `None`: a new
+            figure, not registered with pyplot.
         title: the figure title. Defaults to `None` (none).
         points, residual_range, probability_range, margin_range, num_classes:
             as in `loss_shapes`.
+
+    Raises:
+        ImportError: matplotlib is not installed (`pip install keras_lossopt[plot]`).
+        ValueError: as `loss_shapes`.
 
     Returns:
         The matplotlib `Figure`.
@@ -157,17 +182,21 @@ def plot_losses(losses, path=None, *, figure=None, title=None, points=201,
     ```
     """
     figure_cls = _require_matplotlib()
-    shapes = loss_shapes(losses, points=points, residual_range=residual_range,
+    shapes = loss_shapes(losses, labels=labels, points=points, residual_range=residual_range,
                          probability_range=probability_range, margin_range=margin_range,
                          num_classes=num_classes)
-    rows = list(dict.fromkeys(shape.axis for shape in shapes))
+    rows = [axis for axis in AXES if any(shape.axis == axis for shape in shapes)]
+    size = (10.0, 3.6 * len(rows) + (0.4 if title else 0.0))
     if figure is None:
-        figure = figure_cls(figsize=(10.0, 3.6 * len(rows) + (0.4 if title else 0.0)), dpi=100)
+        figure = figure_cls(figsize=size, dpi=100)
     else:
         figure.clear()
+        figure.set_size_inches(*size)
     axes = figure.subplots(len(rows), 2, squeeze=False)
-    colors = {shape.label: f"C{i % 10}" for i, shape in
-              enumerate(dict((s.label, s) for s in shapes).values())}
+    # One colour and line style per loss, the same in every panel; the styles keep
+    # curves that coincide (BCE and sparse CE against p) both visible.
+    styles = {shape.label: (f"C{i % 10}", _LINE_STYLES[i % len(_LINE_STYLES)])
+              for i, shape in enumerate(shapes)}
     for row, axis in enumerate(rows):
         members = [s for s in shapes if s.axis == axis]
         xlabel, about = AXES[axis]
@@ -175,7 +204,8 @@ def plot_losses(losses, path=None, *, figure=None, title=None, points=201,
                                                   ("gradient", "gradient  d loss / dx"))):
             ax = axes[row][column]
             for shape in members:
-                ax.plot(shape.x, getattr(shape, field), color=colors[shape.label], lw=1.8,
+                color, style = styles[shape.label]
+                ax.plot(shape.x, getattr(shape, field), color=color, ls=style, lw=1.8,
                         label=shape.label)
             ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
@@ -281,19 +311,22 @@ def _label(loss, entry):
 
 
 def _per_sample(loss, label):
-    """The callable giving one value per sample: `loss` rebuilt with `reduction="none"`."""
+    """The callable giving one value per sample: a copy of `loss` with `reduction="none"`.
+
+    A copy of the object's attributes, not a rebuild from its config: some configs
+    miss hyperparameters (Keras 3.15's `Huber.get_config()` has no `delta`), and
+    `copy.copy` goes through the config too (Keras objects pickle by config).
+    """
     import keras
 
     if not isinstance(loss, keras.losses.Loss):
         return loss  # a loss function: already per sample
-    config = _config(loss)
-    if config.get("reduction") in (None, "none"):
+    if getattr(loss, "reduction", None) in (None, "none"):
         return loss
-    try:
-        return type(loss).from_config({**config, "reduction": "none"})
-    except Exception as error:  # noqa: BLE001 - the user's class: say what failed
-        raise ValueError(f"{label!r} could not be rebuilt from its config with "
-                         f"reduction='none' to draw per-sample values: {error}") from error
+    per_sample = object.__new__(type(loss))
+    per_sample.__dict__.update(vars(loss))
+    per_sample.reduction = "none"  # the public attribute Loss.__call__ reduces with
+    return per_sample
 
 
 # --- Inputs along each axis (keras.ops, differentiable in x) ----------------------------
@@ -352,24 +385,25 @@ def _evaluate(per_sample, build, x, label):
     """Per-sample values and d value / d x at each point of `x`, checked to be per sample."""
     from keras import ops
 
-    from keras_lossopt import _autodiff, _keras_numpy
+    from keras_lossopt import _autodiff, _keras_compat
 
     def total(t):
         return ops.sum(_values(per_sample, build, t, len(x), label))
 
     _, gradient = _autodiff.value_and_grad(total, x)
-    value = _keras_numpy(_values(per_sample, build, ops.convert_to_tensor(x, "float32"), len(x),
+    value = _keras_compat.to_numpy(_values(per_sample, build, ops.convert_to_tensor(x, "float32"), len(x),
                                  label))
     # A point's value must not depend on the rest of the batch (a batch-level loss,
     # such as a kappa, has no per-prediction shape to draw).
     for i in sorted({0, len(x) // 2, len(x) - 1}):
-        alone = _keras_numpy(_values(per_sample, build, ops.convert_to_tensor(x[i:i + 1],
+        alone = _keras_compat.to_numpy(_values(per_sample, build, ops.convert_to_tensor(x[i:i + 1],
                                                                               "float32"), 1, label))
         if not np.allclose(alone, value[i:i + 1], rtol=1e-4, atol=1e-6):
             raise ValueError(f"{label!r} is not a per-sample loss: its value at one point "
                              f"depends on the rest of the batch ({float(alone[0]):.6g} alone, "
                              f"{float(value[i]):.6g} in the batch).")
-    return value.astype("float64"), gradient.astype("float64")
+    # + 0.0 turns autodiff's -0.0 (a flat loss's gradient) into 0.0.
+    return value.astype("float64"), gradient.astype("float64") + 0.0
 
 
 def _values(per_sample, build, t, n, label):
