@@ -52,8 +52,6 @@ def _jax(fn, x):
 def _torch(fn, x):
     import torch
 
-    import keras
-
     # On Keras's device (a GPU when there is one), as every keras.ops input.
     t = keras.ops.convert_to_tensor(x).detach().requires_grad_(True)
     value = fn(t)

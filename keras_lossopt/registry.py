@@ -237,7 +237,7 @@ def _install_in_keras(kind, name, obj):
 
 def _uninstall_from_keras(entry):
     """Removes what `_add_entry` put into Keras for `entry` (a user's re-registration)."""
-    table = _keras_loss_table() if entry.kind == "loss" else None
+    table = _keras_compat.loss_table() if entry.kind == "loss" else None
     custom = keras.saving.get_custom_objects()
     for name in entry.names:
         for mapping in (table, custom):

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import keras_lossopt
-from keras_lossopt import losses, optimizers, registry
+from keras_lossopt import _keras_compat, losses, optimizers, registry
 from tests.cli.conftest import assert_one_line_error, cli  # noqa: F401  (cli is a fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -100,14 +100,14 @@ CHILD = textwrap.dedent('''
 def _snapshot():
     return ({k: dict(v) for k, v in registry._ENTRIES.items()},
             {k: dict(v) for k, v in registry._NAMES.items()},
-            dict(registry._keras_loss_table()), dict(keras.saving.get_custom_objects()))
+            dict(_keras_compat.loss_table()), dict(keras.saving.get_custom_objects()))
 
 
 def _restore(snapshot):
     entries, names, table, custom = snapshot
     for live, saved in [*zip(registry._ENTRIES.values(), entries.values()),
                         *zip(registry._NAMES.values(), names.values()),
-                        (registry._keras_loss_table(), table),
+                        (_keras_compat.loss_table(), table),
                         (keras.saving.get_custom_objects(), custom)]:
         live.clear()
         live.update(saved)
@@ -222,7 +222,7 @@ def test_saved_models_reload_in_a_fresh_process_with_only_the_users_module(train
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     reloaded = json.loads(proc.stdout.strip().splitlines()[-1])
-    for name, (loss, optimizer) in RUNS.items():
+    for name, (loss, _optimizer) in RUNS.items():
         assert reloaded[name]["loss"] == pytest.approx(results[name][2], rel=1e-6), name
         assert reloaded[name]["optimizer"] == type(results[name][0].optimizer).__name__
         if loss is None:  # compiled with an instance: saved with its full config
@@ -264,7 +264,7 @@ def test_collisions_and_bad_arguments_are_refused_with_nothing_registered(
                        .replace("[", r"\[").replace("]", r"\]")):
         keras_lossopt.register_loss(_fn, **kwargs)
     assert registry.lookup("loss", "fresh_name") is None
-    assert "fresh_name" not in registry._keras_loss_table()
+    assert "fresh_name" not in _keras_compat.loss_table()
 
 
 def test_a_name_taken_by_another_users_loss_is_refused(user_registry, scratch_registry):
@@ -318,7 +318,7 @@ def test_decorator_forms_and_a_rerun_cell_replaces_its_earlier_definition(scratc
 
 
 def test_the_cli_imports_the_users_module_and_trains_its_loss(user_registry, scratch_registry,
-                                                             cli, tmp_path):
+                                                             cli, tmp_path):  # noqa: F811
     path = user_registry[0] / f"{CLI_MODULE}.py"
     ran = cli("compare", "--dataset", "diabetes", "--losses", "cli_fourth_power,cubic_error",
               "--optimizers", "slow_sgd", "--epochs", "1", "--no-plots", "-q",
@@ -330,7 +330,7 @@ def test_the_cli_imports_the_users_module_and_trains_its_loss(user_registry, scr
     assert all(r["error"] is None for r in rows), rows
 
 
-def test_the_cli_says_clearly_when_an_import_fails(cli, tmp_path, user_registry):
+def test_the_cli_says_clearly_when_an_import_fails(cli, tmp_path, user_registry):  # noqa: F811
     assert_one_line_error(cli("lr-find", "--dataset", "diabetes", "--import", "no_such_mod_xyz",
                               "--out", tmp_path), "--import", "no_such_mod_xyz")
     bad = tmp_path / "bad_losses.py"
