@@ -28,7 +28,7 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["LossShape", "loss_shapes", "plot_losses"]
+__all__ = ["LossShape", "loss_shapes", "plot_losses", "plot_shapes"]
 
 # Axis -> (x label, what the row is about).
 AXES = {
@@ -181,10 +181,25 @@ def plot_losses(losses, path=None, *, labels=None, figure=None, title=None, poin
         gamma=2.0), "hinge", "squared_hinge", "poly1"], path="classification_losses.png")
     ```
     """
-    figure_cls = _require_matplotlib()
+    _require_matplotlib()
     shapes = loss_shapes(losses, labels=labels, points=points, residual_range=residual_range,
                          probability_range=probability_range, margin_range=margin_range,
                          num_classes=num_classes)
+    return plot_shapes(shapes, path, figure=figure, title=title)
+
+
+def plot_shapes(shapes, path=None, *, figure=None, title=None):
+    """Draws `LossShape`s (from `loss_shapes`) as `plot_losses` does; returns the Figure.
+
+    For when the numbers are wanted too: `shapes = loss_shapes([...])`, then
+    `plot_shapes(shapes, "shapes.png")`. `path`, `figure` and `title` as in
+    `plot_losses`.
+    """
+    figure_cls = _require_matplotlib()
+    shapes = list(shapes)
+    if not shapes or not all(isinstance(shape, LossShape) for shape in shapes):
+        raise ValueError("`shapes` must be a non-empty list of LossShape (from loss_shapes). "
+                         f"Received: shapes={shapes!r}")
     rows = [axis for axis in AXES if any(shape.axis == axis for shape in shapes)]
     size = (10.0, 3.6 * len(rows) + (0.4 if title else 0.0))
     if figure is None:
