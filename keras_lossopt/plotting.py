@@ -227,7 +227,8 @@ def plot_shapes(shapes, path=None, *, figure=None, title=None):
             ax.set_title(f"{about}: {'loss' if field == 'value' else 'gradient'}", fontsize=10)
             ax.axhline(0.0, color="0.6", lw=0.6)
             ax.grid(alpha=0.3)
-            ax.set_ylim(*_limits([getattr(s, field) for s in members]))
+            ax.set_ylim(*_limits([getattr(s, field) for s in members],
+                                 clip_tails=field == "gradient"))
             ax.legend(fontsize=8, loc="best", framealpha=0.85)
     if title:
         figure.suptitle(title)
@@ -446,14 +447,15 @@ def _require_matplotlib():
     return Figure
 
 
-def _limits(curves):
-    """y-limits showing the shapes: the 1st-99th percentile of all values, padded,
-    so that one loss's steep end (cross-entropy's gradient -1/p) does not flatten
-    every other curve; values beyond are cut off at the panel's edge."""
+def _limits(curves, clip_tails):
+    """y-limits of a panel: every finite value, padded, with 0 in view; with
+    `clip_tails` (the gradient panels) the 1st-99th percentile, so that one loss's
+    steep end (cross-entropy's gradient -1/p) does not flatten every other curve
+    (values beyond are cut off at the panel's edge)."""
     values = np.concatenate([c[np.isfinite(c)] for c in curves] or [np.zeros(1)])
     if values.size == 0:
         return -1.0, 1.0
-    low, high = np.percentile(values, [1, 99])
+    low, high = np.percentile(values, [1, 99] if clip_tails else [0, 100])
     low, high = min(low, 0.0), max(high, 0.0)
     pad = 0.06 * (high - low) or 1.0
     return low - pad, high + pad

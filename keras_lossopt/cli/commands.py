@@ -21,7 +21,7 @@ import argparse
 import dataclasses
 
 from keras_lossopt._version import __version__
-from keras_lossopt.cli import common, compare, lab, listing, lr_find, recommend
+from keras_lossopt.cli import common, compare, lab, listing, lr_find, plot_losses, recommend
 
 PROG = "keras-lossopt"
 
@@ -65,6 +65,17 @@ COMMANDS = (
         description="Run the learning-rate finder on a data set and write its plot.",
         examples=("lr-find --dataset digits",
                   "lr-find --data houses.csv --target price --task regression --optimizer sgd")),
+    Command(
+        "plot-losses", plot_losses, help="loss shapes: each loss and its gradient",
+        description="Draw each loss and its gradient from the real implementation: "
+        "regression losses against the residual, classification losses against the "
+        "probability of the true class, margin losses against the margin.",
+        examples=("plot-losses l1,l2,huber --out shapes.png",
+                  "plot-losses binary_crossentropy,binary_focal_crossentropy,poly1,hinge "
+                  "--out classification.png",
+                  "plot-losses huber,pseudo_huber,log_cosh --residual-range -6 6"),
+        note="The axis of each loss comes from its registry entry; losses of other inputs\n"
+        "(boxes, embeddings, distributions) are refused with the reason."),
     Command(
         "recommend", recommend, help="which loss, activation and metrics to use",
         description="Print the loss selection guide's answer.",

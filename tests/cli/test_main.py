@@ -11,7 +11,7 @@ import pytest
 from keras_lossopt.cli import backend
 from tests.cli.conftest import assert_one_line_error, launcher_env
 
-SUBCOMMANDS = ("lab", "compare", "lr-find", "recommend", "list")
+SUBCOMMANDS = ("lab", "compare", "lr-find", "plot-losses", "recommend", "list")
 
 
 @pytest.mark.slow

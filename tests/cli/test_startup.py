@@ -41,6 +41,7 @@ def test_the_console_script_starts_in_the_launcher():
     (["list", "huber"], "pseudo_huber  ours"),
     (["recommend", "--task", "binary", "--imbalanced"], "loss:        sigmoid_focal"),
     (["lab", "--help"], "usage: keras-lossopt lab"),
+    (["plot-losses", "--help"], "usage: keras-lossopt plot-losses"),
 ])
 def test_commands_without_training_import_no_backend(argv, expected):
     result = subprocess.run([sys.executable, "-c", _WRAPPER, *argv], capture_output=True,
