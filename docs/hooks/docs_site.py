@@ -40,6 +40,7 @@ KERAS_API = {
 MODULE_PAGES = (
     ("Training doctor", "api/doctor.md", ("keras_lossopt.doctor",)),
     ("Callbacks", "api/callbacks.md", ("keras_lossopt.callbacks",)),
+    ("Loss shapes", "api/plotting.md", ("keras_lossopt.plotting",)),
     ("Models and wrappers", "api/models.md", ("keras_lossopt.models",)),
     ("Registry and getters", "api/registry.md", ("keras_lossopt.registry",)),
     ("Testing your own classes", "api/testing.md", ("keras_lossopt.testing",)),
