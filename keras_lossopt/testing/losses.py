@@ -14,7 +14,7 @@ import inspect
 
 import numpy as np
 
-from keras_lossopt import _keras_compat
+from keras_lossopt import _autodiff, _keras_compat
 from keras_lossopt.testing import _core, _data
 from keras_lossopt.testing._core import (
     CheckFailed,
@@ -163,34 +163,11 @@ def check_reductions(entry):
 
 
 def value_and_grad(fn, x):
-    """`(fn(x), d fn / dx)` as numpy, on the current backend (harness helper, not algorithm code)."""
-    import keras
-
-    backend = keras.backend.backend()
-    x = np.asarray(x, "float32")
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        t = tf.constant(x)
-        with tf.GradientTape() as tape:
-            tape.watch(t)
-            value = fn(t)
-        grad = tape.gradient(value, t)
-        return to_numpy(value), (to_numpy(grad) if grad is not None else np.zeros_like(x))
-    if backend == "jax":
-        import jax
-
-        value, grad = jax.value_and_grad(lambda z: fn(z))(x)
-        return np.asarray(value), np.asarray(grad)
-    if backend == "torch":
-        import torch
-
-        t = torch.tensor(x, requires_grad=True)
-        value = fn(t)
-        value.backward()
-        grad = t.grad if t.grad is not None else torch.zeros_like(t)
-        return value.detach().cpu().numpy(), grad.detach().cpu().numpy()
-    raise NotApplicable(f"no gradient helper for backend {backend}")
+    """`(fn(x), d fn / dx)` as numpy, on the current backend (`keras_lossopt._autodiff`)."""
+    try:
+        return _autodiff.value_and_grad(fn, x)
+    except NotImplementedError as error:
+        raise NotApplicable(str(error)) from error
 
 
 def check_edge_gradients(entry):
