@@ -305,6 +305,7 @@ class SharpnessAwareMinimization(keras.Model):
                 for j in self._float_indices(state_vars):
                     state_vars[j].assign(start[j])
             before = start if i == 0 else [v.value.detach().clone() for v in state_vars]
+            rng_before = _torch_rng_state()
             y_pred = self(xb, training=True)
             loss = self._compute_loss(x=xb, y=yb, y_pred=y_pred, sample_weight=swb,
                                       training=True)
@@ -319,8 +320,13 @@ class SharpnessAwareMinimization(keras.Model):
                 perturbed = [w.value.detach().clone() if e is None else w.value + e
                              for w, e in zip(weights, eps)]
             perturbed = [p.requires_grad_(True) for p in perturbed]
+            # Unseeded dropout draws from torch's global generator, not from a Keras
+            # SeedGenerator: replay it so both passes see the same masks.
+            rng_after = _torch_rng_state()
+            _set_torch_rng_state(rng_before)
             scaled = self._stateless_loss(perturbed, before, xb, yb, swb)
             sam_grads.append(list(torch.autograd.grad(scaled, perturbed, allow_unused=True)))
+            _set_torch_rng_state(rng_after)
         with torch.no_grad():
             if len(batches) > 1:
                 self._average_state(state_vars, start, ends)
@@ -441,6 +447,23 @@ def _all_reduce_tf(gradients, weights):
              for g, w in zip(gradients, weights)]
     summed = context.all_reduce(tf.distribute.ReduceOp.SUM, dense)
     return [None if g is None else s for g, s in zip(gradients, summed)]
+
+
+def _torch_rng_state():
+    """PyTorch only: the global generators' states (CPU, and CUDA when present)."""
+    import torch
+
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    return torch.random.get_rng_state(), cuda
+
+
+def _set_torch_rng_state(state):
+    import torch
+
+    cpu, cuda = state
+    torch.random.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state_all(cuda)
 
 
 def _unscale_for_distribution(loss):
