@@ -9,6 +9,7 @@ touch the non-trainable state or the metrics.
 """
 
 import copy
+import inspect
 import math
 
 import keras
@@ -124,8 +125,9 @@ class SharpnessAwareMinimization(keras.Model):
         - Kwon, Kim, Park & Choi, 2021, "ASAM: Adaptive Sharpness-Aware
           Minimization for Scale-Invariant Learning of Deep Neural Networks",
           ICML. https://arxiv.org/abs/2102.11600. The scaling follows
-          davda54/sam's `adaptive=True` (T_w = |w|, no offset; the ASAM
-          authors' code adds eta = 0.01 to |w|).
+          davda54/sam's `adaptive=True` (T_w = |w| for every variable;
+          the ASAM authors' code, SamsungLabs/ASAM `asam.py`,
+          uses T_w = |w| + 0.01 for weight matrices and T_w = 1 for biases).
     """
 
     def __init__(self, model, rho=0.05, adaptive=False, num_batch_splits=None, name=None,
@@ -372,11 +374,11 @@ class SharpnessAwareMinimization(keras.Model):
 
     # --- fit: fail before training on a batch size num_batch_splits does not divide --
 
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, **kwargs):
-        self._check_array_batches(x, batch_size, validation_split)
-        return super().fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
-                           callbacks=callbacks, validation_split=validation_split, **kwargs)
+    def fit(self, *args, **kwargs):
+        bound = inspect.signature(keras.Model.fit).bind(self, *args, **kwargs).arguments
+        self._check_array_batches(bound.get("x"), bound.get("batch_size"),
+                                  bound.get("validation_split", 0.0))
+        return super().fit(*args, **kwargs)
 
     def _check_array_batches(self, x, batch_size, validation_split):
         """Array inputs: every batch `fit` will cut must split into `num_batch_splits`.

@@ -39,7 +39,7 @@ _sam_children.child_main("data_parallel", sys.argv[1])
 """
 
 
-def _train(case, scope=None, samples=32, batch_size=16):
+def _train(case, scope=None, samples=32, batch_size=16, batchnorm=False):
     import keras
 
     from keras_lossopt.models import SharpnessAwareMinimization
@@ -50,8 +50,9 @@ def _train(case, scope=None, samples=32, batch_size=16):
     y = np.stack([np.sin(x[:, 0]), x[:, 1] * x[:, 2]], axis=1).astype("float32")
     keras.utils.set_random_seed(4)
     with scope or contextlib.nullcontext():
+        extra = [keras.layers.BatchNormalization()] if batchnorm else []
         inner = keras.Sequential([keras.Input((3,)), keras.layers.Dense(8, activation="tanh"),
-                                  keras.layers.Dense(2)])
+                                  *extra, keras.layers.Dense(2)])
         sam = SharpnessAwareMinimization(inner, **kwargs)
         sam.compile(optimizer=keras.optimizers.get(optimizer), loss="mse")
     sam.fit(x, y, batch_size=batch_size, epochs=STEPS, shuffle=False, verbose=0)
@@ -75,6 +76,11 @@ def child_main(kind, output):
         for case in CASES:
             out["max_rel_diff"][case] = _max_rel_diff(_train(case, strategy.scope()),
                                                       _train(case))
+        # BatchNorm statistics (per-replica batches, so not equal to one device): the
+        # averaging of the micro-batches' statistics must run in replica context.
+        weights = _train(({"rho": 0.1, "num_batch_splits": 4}, "sgd"), strategy.scope(),
+                         batchnorm=True)
+        out["batchnorm_finite"] = bool(all(np.isfinite(w).all() for w in weights))
         try:
             # 3 divides the batch of 12 but is not a multiple of the 2 replicas.
             _train(({"num_batch_splits": 3}, "sgd"), strategy.scope(), samples=24, batch_size=12)

@@ -243,6 +243,7 @@ def test_mirrored_strategy_equals_single_device():
     results = _sam_children.run("mirrored")
     assert results["bad_splits_error"].startswith("ValueError"), results
     assert "multiple of the 2 replicas" in results["bad_splits_error"], results
+    assert results["batchnorm_finite"], results
     for case, diff in results["max_rel_diff"].items():
         assert diff <= 1e-5, (case, results)
 
