@@ -15,7 +15,7 @@ import math
 import keras
 from keras import ops, tree
 
-from keras_lossopt import _checks
+from keras_lossopt import _checks, _keras_compat
 
 __all__ = ["SharpnessAwareMinimization"]
 
@@ -216,21 +216,17 @@ class SharpnessAwareMinimization(keras.Model):
         )
         mapping = list(zip(self.trainable_variables, trainable))
         mapping += list(zip(self.non_trainable_variables, non_trainable))
-        self._losses_override = losses or []
-        try:
+        with _keras_compat.forward_pass_losses(self, losses):
             with keras.StatelessScope(state_mapping=mapping):
-                loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
-                                          training=True)
+                loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                         training=True)
                 return self.optimizer.scale_loss(loss)
-        finally:
-            self._losses_override = []
 
     def _track_loss_and_metrics(self, losses, x, y, y_preds, sample_weight):
         """Reports the first pass: the mean micro-batch loss and metrics on the batch."""
         loss = losses[0] if len(losses) == 1 else ops.mean(ops.stack(losses))
         first = next(t for t in tree.flatten(x) if t is not None)
-        self._loss_tracker.update_state(_unscale_for_distribution(loss),
-                                        sample_weight=ops.shape(first)[0])
+        _keras_compat.track_loss(self, _unscale_for_distribution(loss), ops.shape(first)[0])
         return self.compute_metrics(x, y, _concat(y_preds), sample_weight=sample_weight)
 
     def _average_state(self, variables, start, ends):
@@ -272,7 +268,7 @@ class SharpnessAwareMinimization(keras.Model):
             before = start if i == 0 else [tf.identity(v.value) for v in state_vars]
             with tf.GradientTape() as tape:
                 y_pred = self(xb, training=True)
-                loss = self._compute_loss(x=xb, y=yb, y_pred=y_pred, sample_weight=swb,
+                loss = self.compute_loss(x=xb, y=yb, y_pred=y_pred, sample_weight=swb,
                                           training=True)
                 scaled = self.optimizer.scale_loss(loss)
             grads = tape.gradient(scaled, weights)
@@ -309,7 +305,7 @@ class SharpnessAwareMinimization(keras.Model):
             before = start if i == 0 else [v.value.detach().clone() for v in state_vars]
             rng_before = _torch_rng_state()
             y_pred = self(xb, training=True)
-            loss = self._compute_loss(x=xb, y=yb, y_pred=y_pred, sample_weight=swb,
+            loss = self.compute_loss(x=xb, y=yb, y_pred=y_pred, sample_weight=swb,
                                       training=True)
             grads = torch.autograd.grad(self.optimizer.scale_loss(loss),
                                         [w.value for w in weights], allow_unused=True)
@@ -367,9 +363,13 @@ class SharpnessAwareMinimization(keras.Model):
             ]
         trainable, optimizer_vars = self.optimizer.stateless_apply(
             optimizer_vars, _mean_gradients(sam_grads), trainable)
-        loss = losses[0] if len(losses) == 1 else ops.mean(ops.stack(losses))
-        logs, metrics_vars = self._update_metrics_variables(
-            metrics_vars, loss, x, y, _concat(y_preds), sample_weight)
+        mapping = list(zip(self.metrics_variables, metrics_vars))
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            logs = self._track_loss_and_metrics(losses, x, y, y_preds, sample_weight)
+        metrics_vars = [
+            v.value if scope.get_current_value(v) is None else scope.get_current_value(v)
+            for v in self.metrics_variables
+        ]
         return logs, (trainable, current, optimizer_vars, metrics_vars)
 
     # --- fit: fail before training on a batch size num_batch_splits does not divide --
