@@ -6,8 +6,8 @@ The validation set keeps its true labels; the script reports the validation accu
 the last epoch (no early stopping, no selection on the validation set), mean +- std over
 the seeds.
 
-    python examples/sam_label_noise.py              # 3 seeds
-    python examples/sam_label_noise.py --seeds 5 --rho 0.1
+    python examples/sam_label_noise.py              # 5 seeds
+    python examples/sam_label_noise.py --seeds 3 --rho 0.1
 """
 
 import argparse
@@ -71,7 +71,7 @@ def train(seed, rho, epochs=EPOCHS, noise=NOISE):
     return history.history["val_accuracy"][-1]
 
 
-def main(seeds=3, rho=0.05, epochs=EPOCHS, noise=NOISE):
+def main(seeds=5, rho=0.05, epochs=EPOCHS, noise=NOISE):
     start = time.perf_counter()
     plain, sam = [], []
     for seed in range(seeds):
@@ -87,7 +87,7 @@ def main(seeds=3, rho=0.05, epochs=EPOCHS, noise=NOISE):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--rho", type=float, default=0.05)
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--noise", type=float, default=NOISE, help="fraction of flipped labels")
