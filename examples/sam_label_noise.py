@@ -4,7 +4,7 @@ A small MLP is trained twice per seed with the same optimizer, schedule, epochs 
 batches: once plainly, once wrapped in `keras_lossopt.models.SharpnessAwareMinimization`.
 The validation set keeps its true labels; the script reports the validation accuracy after
 the last epoch (no early stopping, no selection on the validation set), mean +- std over
-the seeds.
+the seeds, and draws the mean validation accuracy per epoch of both.
 
     python examples/sam_label_noise.py              # 5 seeds
     python examples/sam_label_noise.py --seeds 3 --rho 0.1
@@ -55,7 +55,7 @@ def make_model(seed):
 
 
 def train(seed, rho, epochs=EPOCHS, noise=NOISE):
-    """Final validation accuracy of one run; `rho=None` trains the plain model."""
+    """Validation accuracy after each epoch of one run; `rho=None` trains the plain model."""
     (x, y), (x_val, y_val) = load_digits_with_noise(seed, noise)
     model = make_model(seed)
     if rho is not None:
@@ -67,22 +67,40 @@ def train(seed, rho, epochs=EPOCHS, noise=NOISE):
                   metrics=["accuracy"])
     keras.utils.set_random_seed(seed)  # the same batch order for both runs
     history = model.fit(x, y, batch_size=BATCH, epochs=epochs, validation_data=(x_val, y_val),
-                        validation_freq=epochs, verbose=0)
-    return history.history["val_accuracy"][-1]
+                        verbose=0)
+    return history.history["val_accuracy"]
 
 
 def main(seeds=5, rho=0.05, epochs=EPOCHS, noise=NOISE):
     start = time.perf_counter()
-    plain, sam = [], []
+    curves = {"SGD + momentum": [], f"SAM (rho={rho}) + SGD + momentum": []}
+    plain, sam = curves.values()
     for seed in range(seeds):
         plain.append(train(seed, None, epochs, noise))
         sam.append(train(seed, rho, epochs, noise))
-        print(f"seed {seed}: SGD {plain[-1]:.4f}   SAM(rho={rho}) + SGD {sam[-1]:.4f}")
+        print(f"seed {seed}: SGD {plain[-1][-1]:.4f}   SAM(rho={rho}) + SGD {sam[-1][-1]:.4f}")
     print(f"validation accuracy, {round(noise * 100)}% flipped training labels, {seeds} seeds, "
           f"{epochs} epochs, {time.perf_counter() - start:.0f} s:")
-    print(f"  SGD + momentum        {np.mean(plain):.4f} +- {np.std(plain):.4f}")
-    print(f"  SAM + SGD + momentum  {np.mean(sam):.4f} +- {np.std(sam):.4f}")
-    return plain, sam
+    final = {name: [run[-1] for run in runs] for name, runs in curves.items()}
+    for name, values in zip(("SGD + momentum", "SAM + SGD + momentum"), final.values()):
+        print(f"  {name:<20}  {np.mean(values):.4f} +- {np.std(values):.4f}")
+    return curves
+
+
+def plot(curves):
+    """Mean validation accuracy per epoch over the seeds, with the seeds' range (needs matplotlib)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(num="validation_accuracy", figsize=(6.0, 3.6))
+    for name, runs in curves.items():
+        runs = np.array(runs)
+        epochs = np.arange(1, runs.shape[1] + 1)
+        ax.plot(epochs, runs.mean(0), lw=2, label=f"{name} ({len(runs)} seeds)")
+        ax.fill_between(epochs, runs.min(0), runs.max(0), alpha=0.2)
+    ax.set(xlabel="epoch", ylabel="validation accuracy (true labels)",
+           title=f"digits, {round(NOISE * 100)}% of the training labels flipped")
+    ax.legend(fontsize="small", loc="lower right")
+    fig.tight_layout()
 
 
 if __name__ == "__main__":
@@ -92,4 +110,11 @@ if __name__ == "__main__":
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--noise", type=float, default=NOISE, help="fraction of flipped labels")
     args = parser.parse_args()
-    main(args.seeds, args.rho, args.epochs, args.noise)
+    curves = main(args.seeds, args.rho, args.epochs, args.noise)
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no figure (pip install keras_lossopt[plot]).")
+    else:
+        plot(curves)
+        plt.show()

@@ -38,6 +38,18 @@ def test_sam_label_noise_example_runs(capsys):
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
     # A smoke run (the README's numbers come from the default 30 epochs, 5 seeds).
-    plain, sam = example.main(seeds=1, epochs=2)
-    assert 0.5 < plain[0] <= 1 and 0.5 < sam[0] <= 1  # 2 epochs already beat chance (0.1)
+    curves = example.main(seeds=1, epochs=2)
+    (plain,), (sam,) = curves.values()
+    assert len(plain) == len(sam) == 2
+    assert 0.5 < plain[-1] <= 1 and 0.5 < sam[-1] <= 1  # 2 epochs already beat chance (0.1)
     assert "SAM + SGD + momentum" in capsys.readouterr().out
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    example.plot(curves)  # the gallery's figure
+    assert len(plt.figure("validation_accuracy").axes[0].lines) == 2
+    plt.close("all")
