@@ -160,7 +160,7 @@ class SharpnessAwareMinimization(keras.Model):
         pairs = [(g, w) for g, w in zip(gradients, weights) if g is not None]
         scaled = [ops.abs(w) * g if self.adaptive else g for g, w in pairs]
         # float32 at least (float16 gradients would overflow the squares), float64 if any is.
-        dtype = "float64" if any(str(g.dtype).endswith("float64") for g, _ in pairs) else "float32"
+        dtype = "float64" if any(keras.backend.standardize_dtype(g.dtype) == "float64" for g, _ in pairs) else "float32"
         norm = ops.sqrt(sum(ops.sum(ops.square(ops.cast(s, dtype))) for s in scaled))
         scale = self.rho / (norm + NORM_EPSILON)
         out = []
