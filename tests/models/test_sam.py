@@ -299,4 +299,4 @@ def test_tensorflow_graph_with_an_unknown_batch_size_checks_at_run_time():
     sam = SharpnessAwareMinimization(_mlp(), num_batch_splits=3)
     sam.compile(optimizer="sgd", loss="mse")
     with pytest.raises(tf.errors.InvalidArgumentError, match="num_batch_splits=3"):
-        sam.fit(dataset, verbose=0)
+        sam.fit(dataset, shuffle=False, verbose=0)
