@@ -7,6 +7,7 @@
 Each benchmark runs in a fresh process per backend (the Keras backend is fixed at
 import), one after the other, so they never compete for the CPU with each other.
 Results: benchmarks/results/optimizer_step_<backend>.md,
+loss_step_<backend>.md, sam_step_<backend>.md and doctor_overhead_tensorflow.md.
 loss_step_<backend>.md, torch_peers.md and doctor_overhead_tensorflow.md.
 """
 
@@ -37,6 +38,11 @@ def jobs(args):
                 # triplet loss alone; the O(B^2) scaling shows at 256 and 1024.
                 extra = ["--pairwise-batches", "256,1024"]
             yield backend, "loss_step.py", loss + extra + ["--out", args.out], None
+        if "sam" not in args.skip:
+            # Eager PyTorch on CPU: ~0.3 s per MLP step, more for the CNN; fewer rounds.
+            sam = (["--steps", "10", "--repeats", "2"] if quick
+                   else ["--steps", "10", "--repeats", "3"] if backend == "torch" else [])
+            yield backend, "sam_step.py", sam + ["--out", args.out], None
     if "peers" not in args.skip and "torch" in args.backends:
         peers = ["--params", "1000000", "--repeats", "5"] if quick else []
         yield "torch", "torch_peers.py", peers + ["--out", args.out], None
@@ -51,7 +57,7 @@ def main(argv=None):
     parser.add_argument("--backends", default=",".join(BACKENDS),
                         type=lambda s: [b for b in s.split(",") if b])
     parser.add_argument("--skip", default="", type=lambda s: [b for b in s.split(",") if b],
-                        help="comma-separated: optimizer, loss, peers, doctor")
+                        help="comma-separated: optimizer, loss, sam, peers, doctor")
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     args = parser.parse_args(argv)
     sys.path.insert(0, HERE)
@@ -91,6 +97,9 @@ RESULT_FILES = (
     ("Losses, JAX", "loss_step_jax.md"),
     ("Losses, PyTorch (eager)", "loss_step_torch.md"),
     ("TrainingDoctor and LR finder overhead, TensorFlow", "doctor_overhead_tensorflow.md"),
+    ("SAM step against the plain step, TensorFlow", "sam_step_tensorflow.md"),
+    ("SAM step against the plain step, JAX", "sam_step_jax.md"),
+    ("SAM step against the plain step, PyTorch", "sam_step_torch.md"),
 )
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 

@@ -19,6 +19,8 @@ Hooks (functions):
 | `optimizer_table()` | `keras.src.optimizers.ALL_OBJECTS_DICT` | each use; warns once, probes the public API |
 | `producing_layer(tensor)` | `KerasTensor._keras_history` | each use; warns once, raises AttributeError |
 | `progbar_forget_line(bar)` | `keras.utils.Progbar._prev_total_width` | each use; warns once, does nothing |
+| `track_loss(model, loss, batch_size)` | `Trainer._loss_tracker` (the "loss" of the logs) | each use; raises |
+| `forward_pass_losses(model, losses)` | `Layer._losses_override` (what `model.losses` returns) | each use; raises |
 | `set_keras_mask(x, mask)` | `keras.src.backend.common.masking.set_keras_mask` | first use; raises |
 | `learning_rate_setting(optimizer)` | `Optimizer._learning_rate` | each use; raises |
 | `apply_calls(optimizer)` | `Optimizer._iterations` | each use; raises |
@@ -45,6 +47,7 @@ Not a hook: `Optimizer._get_variable_index(variable)`, which every optimizer's
 `keras.optimizers.Optimizer`'s own docstring); the tests check it anyway.
 """
 
+import contextlib
 import functools
 import importlib
 import inspect
@@ -195,6 +198,49 @@ def progbar_forget_line(bar):
         )
         return
     bar._prev_total_width = 0
+
+
+def track_loss(model, loss, batch_size):
+    """Adds a step's (unscaled) loss to the "loss" that `fit` reports, weighted by `batch_size`.
+
+    Private: `Trainer._loss_tracker`, the Mean that every backend's own
+    `train_step` updates (Keras has no public way for a custom `train_step` to
+    report the compiled loss under "loss"). Used by
+    `models.SharpnessAwareMinimization`; raises KerasCompatibilityError if gone.
+    """
+    tracker = getattr(model, "_loss_tracker", None)
+    if tracker is None or not callable(getattr(tracker, "update_state", None)):
+        raise KerasCompatibilityError(
+            _message(
+                "has no compiled Trainer._loss_tracker (private)",
+                "SharpnessAwareMinimization cannot report its loss to fit",
+            )
+        )
+    tracker.update_state(loss, sample_weight=batch_size)
+
+
+@contextlib.contextmanager
+def forward_pass_losses(model, losses):
+    """Within the block, `model.losses` are `losses` (those a `stateless_call` returned).
+
+    Private: `Layer._losses_override`, what Keras's own JAX trainer sets so that
+    `compute_loss` adds the activity-regularization losses of a stateless
+    forward pass. Used by `models.SharpnessAwareMinimization` for its perturbed
+    pass on TensorFlow and PyTorch; raises KerasCompatibilityError if gone.
+    """
+    if not isinstance(getattr(model, "_losses_override", None), list):
+        raise KerasCompatibilityError(
+            _message(
+                "has no Layer._losses_override list (private)",
+                "SharpnessAwareMinimization cannot add activity-regularization losses "
+                "to its perturbed pass",
+            )
+        )
+    model._losses_override = list(losses or [])
+    try:
+        yield
+    finally:
+        model._losses_override = []
 
 
 @functools.cache

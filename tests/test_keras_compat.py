@@ -106,6 +106,32 @@ def test_progbar_forget_line_warns_when_keras_changes_the_bar(monkeypatch):
 
 
 @pytest.mark.multibackend
+def test_track_loss_is_the_loss_that_fit_reports():
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(loss="mse")
+    model.reset_metrics()
+    _keras_compat.track_loss(model, 2.0, 1)
+    _keras_compat.track_loss(model, 5.0, 2)
+    assert float(model.get_metrics_result()["loss"]) == pytest.approx(4.0)
+    with pytest.raises(_keras_compat.KerasCompatibilityError, match="_loss_tracker"):
+        _keras_compat.track_loss(keras.Sequential([keras.Input((1,))]), 1.0, 1)  # not compiled
+
+
+def test_forward_pass_losses_are_what_compute_loss_adds():
+    inner = keras.Sequential([keras.Input((2,)),
+                              keras.layers.Dense(1, activity_regularizer="l2")])
+    inner.compile(loss="mse")
+    x, y = np.ones((3, 2), "float32"), np.zeros((3, 1), "float32")
+    y_pred, _, extra = inner.stateless_call(
+        [v.value for v in inner.trainable_variables],
+        [v.value for v in inner.non_trainable_variables], x, return_losses=True)
+    assert len(extra) == 1
+    plain = float(inner.compute_loss(x=x, y=y, y_pred=y_pred))
+    with _keras_compat.forward_pass_losses(inner, [keras.ops.convert_to_tensor(7.0)]):
+        assert float(inner.compute_loss(x=x, y=y, y_pred=y_pred)) == pytest.approx(plain + 7.0)
+    assert float(inner.compute_loss(x=x, y=y, y_pred=y_pred)) == pytest.approx(plain)  # cleared
+
+
 def test_attach_mask_is_honoured_by_keras_losses():
     y_pred = keras.ops.convert_to_tensor(np.ones((4, 1), "float32"))
     y_true = np.zeros((4, 1), "float32")
@@ -306,10 +332,12 @@ def test_kerass_learning_rate_property_goes_through_the_hook():
 # --- Nothing else uses private Keras --------------------------------------------------------
 
 _PRIVATE_KERAS = re.compile(
-    r"keras\.src|_backend_update_step|_apply_weight_decay|_trainable_variables|\._var_key"
+    # (\b: `model.non_trainable_variables` is public, `._non_trainable_variables` is not.)
+    r"keras\.src|_backend_update_step|_apply_weight_decay|\b_(?:non_)?trainable_variables|\._var_key"
     r"|_get_current_learning_rate|\._learning_rate\b(?!\()|_keras_history|_prev_total_width"
     r"|set_keras_mask|_keras_mask|_use_weight_decay|_overwrite_variable_with_gradient"
     r"|\._variables\b|\._iterations\b"
+    r"|_loss_tracker|_losses_override|\._compute_loss\b|_update_metrics_variables"
 )
 
 
