@@ -1,7 +1,5 @@
 """PSGD Kron: a Kronecker-factored preconditioner fitted by Li's PSGD (Li, 2017/2024)."""
 
-import random
-
 import keras
 import numpy as np
 from keras import ops
@@ -114,10 +112,12 @@ class Kron(Optimizer):
         preconditioner_init_scale: > 0, the initial `P = scale^2 I` (each of
             the r factors starts at `scale^(1/r)`). Defaults to `1.0`.
         merge_dims: merge tensors of rank > 2 into matrices. Defaults to `True`.
-        seed: int or None. None draws one from Python's `random` when the
-            optimizer is built (so `keras.utils.set_random_seed` fixes it); it
-            is kept as an optimizer variable, so a resumed run continues the
-            same random stream. Defaults to `None`.
+        seed: int or None: the seed of the probe vectors and balancing draws.
+            None takes the seed given to `keras.utils.set_random_seed`, or 42
+            (the seed of kron.py's `random.Random(42)`) if none was given, so
+            two optimizers built alike behave alike. It is kept as an
+            optimizer variable: a resumed run continues the same random stream.
+            Defaults to `None`.
         weight_decay: Keras's decoupled decay, applied (as in the authors'
             code) only to variables of rank >= 2. Defaults to `None`.
         clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
@@ -127,13 +127,17 @@ class Kron(Optimizer):
 
     Example:
 
-    >>> import keras, keras_lossopt
-    >>> w = keras.Variable([[1.0, 2.0], [3.0, 4.0]])
-    >>> opt = keras_lossopt.optimizers.Kron(learning_rate=0.1, seed=0)
-    >>> for _ in range(3):
-    ...     _ = opt.apply_gradients([(keras.ops.convert_to_tensor(w.numpy()), w)])
-    >>> [[round(float(v), 3) for v in row] for row in w.numpy()]
-    XXX
+    >>> import keras, keras_lossopt, numpy as np
+    >>> def train(seed):
+    ...     w = keras.Variable(np.zeros((2, 3)), dtype="float32")
+    ...     opt = keras_lossopt.optimizers.Kron(learning_rate=0.1, seed=seed)
+    ...     for _ in range(3):
+    ...         _ = opt.apply_gradients([(keras.ops.convert_to_tensor(w.numpy() - 1.0), w)])
+    ...     return w.numpy()
+    >>> bool(np.array_equal(train(seed=3), train(seed=3)))  # random probes, reproducible
+    True
+    >>> [round(float(v), 2) for v in train(seed=3)[0]]
+    [0.27, 0.27, 0.29]
 
     References:
         - Li, 2017, "Preconditioned Stochastic Gradient Descent", IEEE TNNLS,
@@ -156,6 +160,8 @@ class Kron(Optimizer):
     0-D variables (which the code cannot handle) get a scalar factor;
     `mu_dtype`/`precond_dtype` are not offered.
     """
+
+    _decision = None
 
     conformance_opt_outs = {
         "base_features:weight_decay": (
@@ -248,7 +254,10 @@ class Kron(Optimizer):
         if self.built:
             return
         super().build(var_list)
-        seed = self.seed if self.seed is not None else random.randint(0, _probes.MASK)
+        seed = self.seed
+        if seed is None:  # keras.utils.set_random_seed's seed, else kron.py's fixed 42
+            seed = _global_seed()
+            seed = 42 if seed is None else seed
         self._seed = self.add_variable(
             (), initializer=keras.initializers.Constant(seed & _probes.MASK), dtype="int32",
             name="seed")
@@ -304,8 +313,13 @@ class Kron(Optimizer):
         return counter, update, balance
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        super()._backend_update_step(grads, trainable_variables, learning_rate)
-        counter, update, _ = self._step_decision()
+        # One decision per step, read by every update_step of this step.
+        decision = self._decision = self._step_decision()
+        try:
+            super()._backend_update_step(grads, trainable_variables, learning_rate)
+        finally:
+            self._decision = None
+        counter, update, _ = decision
         self._update_counter.assign(ops.where(update, ops.zeros_like(counter), counter))
 
     def _use_weight_decay(self, variable):
@@ -318,7 +332,7 @@ class Kron(Optimizer):
         i = self._get_variable_index(variable)
         (shape, diag), momentum, factors = self._plans[i], self._momentums[i], self._factors[i]
         dtype = momentum.dtype
-        _, update, balance = self._step_decision()
+        _, update, balance = self._decision or self._step_decision()
         grad = ops.reshape(ops.cast(dense_gradient(gradient), dtype), shape)
         t = ops.cast(self.iterations + 1, dtype)
         beta_1 = kr.constant(self.beta_1, dtype)
@@ -375,6 +389,23 @@ class Kron(Optimizer):
             }
         )
         return config
+
+
+def _global_seed():
+    """The seed given to `keras.utils.set_random_seed`, or None.
+
+    Keras 3.15 keeps it in `keras.src.utils.rng_utils` (no public getter);
+    feature-detected, so a Keras without it falls back to the fixed default.
+    The seed itself is read, not a draw from a random stream, so two
+    optimizers built alike get the same probes.
+    """
+    try:
+        from keras.src.utils import rng_utils
+
+        seed = rng_utils.get_random_seed()
+    except (ImportError, AttributeError):
+        return None
+    return int(seed) if seed is not None else None
 
 
 class _ScaledIdentity(keras.initializers.Initializer):

@@ -126,19 +126,24 @@ class Shampoo(StepScalarsMixin, Optimizer):
     variables, float64 stays float64) by `ops.linalg.eigh`. If that gives a
     non-finite result, a coupled Newton iteration (at most 1000 iterations,
     tolerance 1e-6, as in the authors' `matrix_functions`) is used instead;
-    if that also fails the previous inverse root is kept (the authors'
+    if that also fails, or the factor itself is not finite (where the authors
+    raise), the previous inverse root is kept (the authors'
     `use_protected_eigh`). `epsilon > 0` keeps singular factors (e.g. zero
     gradients) finite.
 
     Example:
 
-    >>> import keras, keras_lossopt
-    >>> w = keras.Variable([[1.0, 2.0], [3.0, 4.0]])
-    >>> opt = keras_lossopt.optimizers.Shampoo(learning_rate=0.1, precondition_frequency=2)
-    >>> for _ in range(3):
-    ...     _ = opt.apply_gradients([(keras.ops.convert_to_tensor(w.numpy()), w)])
-    >>> [[round(float(v), 3) for v in row] for row in w.numpy()]
-    XXX
+    >>> import keras, keras_lossopt, numpy as np
+    >>> target = np.array([[1.0, -1.0, 2.0], [0.5, 0.0, -0.5]])
+    >>> w = keras.Variable(np.zeros((2, 3)), dtype="float32")
+    >>> opt = keras_lossopt.optimizers.Shampoo(learning_rate=0.1, precondition_frequency=5,
+    ...                                        merge_dims=False)
+    >>> for _ in range(15):  # Adam (grafting) for 4 steps, then Shampoo
+    ...     _ = opt.apply_gradients([(keras.ops.convert_to_tensor(w.numpy() - target), w)])
+    >>> bool(np.abs(w.numpy() - target).max() < 0.5)
+    True
+    >>> [tuple(v.shape) for v in opt.variables if "inverse_root" in v.name]  # L, R roots
+    [(2, 2), (3, 3)]
 
     References:
         - Shi, Lee, Iwasaki, Gallego-Posada, Li, Rangadurai, Mudigere & Rabbat,
@@ -480,7 +485,11 @@ def newton_inverse_root(a, root, epsilon, max_iterations=NEWTON_MAX_ITERATIONS,
 
 
 def protected_inverse_root(a, root, epsilon, previous):
-    """eigh; if not finite, the coupled Newton iteration; if still not, `previous`."""
+    """eigh; if not finite, the coupled Newton iteration; if still not, `previous`.
+
+    A non-finite factor (the authors raise a ValueError there, which a compiled
+    step cannot) also keeps `previous`.
+    """
     x = eigen_inverse_root(a, root, epsilon)
     x = ops.cond(kr.all_finite(x), lambda: x, lambda: newton_inverse_root(a, root, epsilon))
-    return ops.where(kr.all_finite(x), x, previous)
+    return ops.where(ops.logical_and(kr.all_finite(a), kr.all_finite(x)), x, previous)

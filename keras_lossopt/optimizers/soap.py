@@ -1,5 +1,7 @@
 """SOAP: Adam in the eigenbasis of Shampoo's preconditioner (Vyas et al., 2024)."""
 
+import keras
+import numpy as np
 from keras import ops
 from keras.optimizers import Optimizer
 
@@ -122,13 +124,19 @@ class SOAP(StepScalarsMixin, Optimizer):
 
     Example:
 
-    >>> import keras, keras_lossopt
-    >>> w = keras.Variable([[1.0, 2.0], [3.0, 4.0]])
-    >>> opt = keras_lossopt.optimizers.SOAP(learning_rate=0.1)
-    >>> for _ in range(3):
-    ...     _ = opt.apply_gradients([(keras.ops.convert_to_tensor(w.numpy()), w)])
-    >>> [[round(float(v), 3) for v in row] for row in w.numpy()]  # 1 basis call, 2 steps
-    XXX
+    >>> import keras, keras_lossopt, numpy as np
+    >>> target = np.array([[1.0, -1.0, 2.0], [0.5, 0.0, -0.5]])
+    >>> w = keras.Variable(np.zeros((2, 3)), dtype="float32")
+    >>> opt = keras_lossopt.optimizers.SOAP(learning_rate=0.2, precondition_frequency=5)
+    >>> def step():  # the gradient of 0.5 ||w - target||^2
+    ...     _ = opt.apply_gradients([(keras.ops.convert_to_tensor(w.numpy() - target), w)])
+    >>> step()  # the first call only builds the eigenbasis
+    >>> float(np.abs(w.numpy()).max())
+    0.0
+    >>> for _ in range(15):
+    ...     step()
+    >>> bool(np.abs(w.numpy() - target).max() < 0.5)
+    True
 
     References:
         - Vyas, Morwani, Zhao, Kwun, Shapira, Brandfonbrener, Janson & Kakade,
@@ -355,8 +363,8 @@ def _eigenbasis(factor):
     """Eigenvectors of a symmetric factor, largest eigenvalue first (authors' eigh + flip)."""
     size = factor.shape[0]
     # The authors add 1e-30 I before eigh; kept for fidelity (it only matters for 0).
-    _, vectors = ops.linalg.eigh(factor + 1e-30 * ops.eye(size, dtype=factor.dtype))
-    return ops.flip(vectors, axis=1)
+    values, vectors = ops.linalg.eigh(factor + 1e-30 * ops.eye(size, dtype=factor.dtype))
+    return canonical_null_space(ops.flip(vectors, axis=1), ops.flip(values, axis=0))
 
 
 def _refreshed_basis(factors, bases, exp_avg_sq):
@@ -371,6 +379,42 @@ def _refreshed_basis(factors, bases, exp_avg_sq):
         order = ops.argsort(-estimated)
         exp_avg_sq = ops.take(exp_avg_sq, order, axis=axis)
         q, _ = ops.linalg.qr(ops.take(power, order, axis=1))
-        new_bases.append(q)
+        new_estimate = ops.sum(q * kr.matmul(factor, q), axis=0)
+        new_bases.append(canonical_null_space(q, new_estimate))
     return new_bases, exp_avg_sq
 
+
+def canonical_null_space(basis, estimates):
+    """`basis` (columns by decreasing `estimates`) with its near-null columns made canonical.
+
+    A factor built from few gradients is rank-deficient: at the first call,
+    `G G^T` of an `(n, 1)` kernel has an `(n - 1)`-dimensional null space. Any
+    orthonormal basis of it is an eigenbasis, and Adam's per-coordinate
+    normalisation makes the steps depend on which one eigh (or QR, at a refresh)
+    happens to return: TensorFlow's eager eigh, XLA's and LAPACK's differ, so
+    the authors' algorithm is implementation-defined there. Here the trailing
+    columns whose estimate is <= 10 * n * eps(dtype) * max(estimate) (rounding
+    level) are replaced by a canonical basis of the same subspace: the
+    eigenvectors of `P diag(1, ..., n) P`, `P` the projector onto it. Full-rank
+    factors (the usual case) are returned unchanged, and the extra eigh runs
+    only when such columns exist.
+    """
+    size = basis.shape[0]
+    if size == 1:
+        return basis
+    dtype = basis.dtype
+    eps = float(np.finfo(keras.backend.standardize_dtype(dtype)).eps)
+    top = ops.max(ops.abs(estimates))
+    null = ops.logical_or(estimates <= 10.0 * size * eps * top, ops.equal(top, 0.0))
+    count = ops.sum(ops.cast(null, "int32"))
+
+    def canonical():
+        mask = ops.cast(null, dtype)
+        projector = kr.matmul(basis * mask[None, :], ops.transpose(basis))
+        weights = ops.arange(1, size + 1, dtype=dtype)
+        sandwich = kr.matmul(projector * weights[None, :], projector)
+        _, vectors = ops.linalg.eigh(sandwich)  # ascending: the subspace's k vectors last
+        keep = ops.arange(size) < size - count
+        return ops.where(keep[None, :], basis, vectors)
+
+    return ops.cond(count > 0, canonical, lambda: basis)

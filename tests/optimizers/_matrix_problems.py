@@ -108,3 +108,41 @@ def skip_float64_on_jax():
 
     if keras.backend.backend() == "jax":
         pytest.skip("float64 on JAX needs the process-wide jax_enable_x64 switch")
+
+
+def golden_cases(optimizer):
+    """The cases of tests/reference/golden_kronecker.json for `optimizer` (see its generator,
+    tests/reference/authors_golden.py: the authors' PyTorch code run in float64)."""
+    import json
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "reference", "golden_kronecker.json")
+    with open(path) as f:
+        data = json.load(f)
+    return [(c["label"], c["kwargs"], c["final"], data["steps"]) for c in data["cases"]
+            if c["optimizer"] == optimizer]
+
+
+def assert_golden(make_optimizer, kwargs, final, steps, rtol=1e-5):
+    """Keras float64 run vs the authors' final values; returns {problem: relative error}."""
+    names = list(final)
+    got = run_keras(make_optimizer(**kwargs), names, steps, "float64")
+    errors = {}
+    for name, trajectory in zip(names, got):
+        want = np.asarray(final[name])
+        errors[name] = float(np.max(np.abs(trajectory[-1].ravel() - want)) / np.max(np.abs(want)))
+    assert max(errors.values()) <= rtol, errors
+    return errors
+
+
+def fit_twice(make_optimizer, steps=6):
+    """Weights after `steps` fit batches with jit_compile=True and eagerly (TF/JAX only)."""
+    import pytest
+
+    from keras_lossopt.conformance import optimizers as conformance
+
+    if keras.backend.backend() == "torch":
+        pytest.skip("PyTorch has no XLA")
+    jitted = conformance.fit_run(make_optimizer(), steps, jit_compile=True).get_weights()
+    eager = conformance.fit_run(make_optimizer(), steps, jit_compile=False).get_weights()
+    return jitted, eager
