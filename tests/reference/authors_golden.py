@@ -37,8 +37,6 @@ import json
 import os
 import sys
 
-import numpy as np
-
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 
 from tests.optimizers import _matrix_problems as mp  # noqa: E402
