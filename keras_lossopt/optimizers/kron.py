@@ -5,10 +5,12 @@ import numpy as np
 from keras import ops
 from keras.optimizers import Optimizer
 
-from keras_lossopt import _checks
+from keras_lossopt import _checks, _keras_compat
 from keras_lossopt.optimizers import _kronecker as kr
 from keras_lossopt.optimizers import _probes
 from keras_lossopt.optimizers._sparse import dense_gradient
+from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
+from keras_lossopt.optimizers._weight_decay import OwnWeightDecay
 from keras_lossopt.registry import register
 
 __all__ = ["Kron"]
@@ -48,7 +50,7 @@ def diagonal_axes(shape, max_size_triangular, min_ndim_triangular, memory_save_m
 
 
 @register("optimizer", name="kron", aliases=("psgd_kron",))
-class Kron(Optimizer):
+class Kron(OwnWeightDecay, StepScalarsMixin, Optimizer):
     """PSGD Kron: momentum preconditioned by Kronecker factors fitted to gradient noise.
 
     PSGD ("preconditioned SGD") learns a preconditioner `P = Q^T Q` with one
@@ -118,8 +120,11 @@ class Kron(Optimizer):
             two optimizers built alike behave alike. It is kept as an
             optimizer variable: a resumed run continues the same random stream.
             Defaults to `None`.
-        weight_decay: Keras's decoupled decay, applied (as in the authors'
-            code) only to variables of rank >= 2. Defaults to `None`.
+        weight_decay: >= 0 or None: decoupled decay
+            `W -= learning_rate * weight_decay * W` before the step, applied
+            (as in the authors' code) only to variables of rank >= 2 and
+            honouring `exclude_from_weight_decay`; Keras's base decay is not
+            applied on top. Defaults to `None` (none).
         clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
         ema_overwrite_frequency, loss_scale_factor,
         gradient_accumulation_steps: Keras's base optimizer keywords.
@@ -160,8 +165,6 @@ class Kron(Optimizer):
     0-D variables (which the code cannot handle) get a scalar factor;
     `mu_dtype`/`precond_dtype` are not offered.
     """
-
-    _decision = None
 
     conformance_opt_outs = {
         "base_features:weight_decay": (
@@ -256,7 +259,7 @@ class Kron(Optimizer):
         super().build(var_list)
         seed = self.seed
         if seed is None:  # keras.utils.set_random_seed's seed, else kron.py's fixed 42
-            seed = _global_seed()
+            seed = _keras_compat.global_random_seed()  # read, not drawn: alike builds alike
             seed = 42 if seed is None else seed
         self._seed = self.add_variable(
             (), initializer=keras.initializers.Constant(seed & _probes.MASK), dtype="int32",
@@ -267,7 +270,7 @@ class Kron(Optimizer):
             name="update_counter")
         self._plans, self._momentums, self._factors = [], [], []
         for var in var_list:
-            if self._overwrite_variable_with_gradient(var):
+            if getattr(var, "overwrite_with_gradient", False):
                 for slots in (self._plans, self._momentums, self._factors):
                     slots.append(None)
                 continue
@@ -305,26 +308,17 @@ class Kron(Optimizer):
         p = ops.exp(-self.update_probability_decay * (n - self.update_probability_flat_start))
         return ops.clip(p, self.update_probability_min, 1.0)
 
-    def _step_decision(self):
+    def _begin_step(self, grads, trainable_variables, learning_rate):
+        # One decision per step (StepScalarsMixin), read by every update_step of this step.
         counter = self._update_counter + 1
         update = ops.greater_equal(ops.cast(counter, "float32"), 1.0 / self._update_probability())
         draw = _probes.uniform_scalar(self._seed, _BALANCE_STREAM, self.iterations)
         balance = ops.logical_and(update, draw < BALANCE_PROBABILITY)
-        return counter, update, balance
+        self.assign(self._update_counter, ops.where(update, ops.zeros_like(counter), counter))
+        return update, balance
 
-    def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        # One decision per step, read by every update_step of this step.
-        decision = self._decision = self._step_decision()
-        try:
-            super()._backend_update_step(grads, trainable_variables, learning_rate)
-        finally:
-            self._decision = None
-        counter, update, _ = decision
-        self._update_counter.assign(ops.where(update, ops.zeros_like(counter), counter))
-
-    def _use_weight_decay(self, variable):
-        # kron.py: `if group["weight_decay"] != 0 and p.dim() >= 2`.
-        return len(variable.shape) >= 2 and super()._use_weight_decay(variable)
+    def _compute_step_scalars(self, learning_rate, dtype):
+        return self._begun_step()
 
     # --- one variable ----------------------------------------------------------------------
 
@@ -332,7 +326,7 @@ class Kron(Optimizer):
         i = self._get_variable_index(variable)
         (shape, diag), momentum, factors = self._plans[i], self._momentums[i], self._factors[i]
         dtype = momentum.dtype
-        _, update, balance = self._decision or self._step_decision()
+        update, balance = self._step_scalars(learning_rate, dtype)
         grad = ops.reshape(ops.cast(dense_gradient(gradient), dtype), shape)
         t = ops.cast(self.iterations + 1, dtype)
         beta_1 = kr.constant(self.beta_1, dtype)
@@ -365,6 +359,12 @@ class Kron(Optimizer):
         step = _precondition(new_qs, diag, used)
         rms = ops.sqrt(kr.mean(ops.square(step)))
         step = step * ops.minimum(ops.ones((), dtype), 1.1 / (rms + 1e-12))
+        if len(variable.shape) >= 2 and self._decays(variable):
+            # kron.py: `if group["weight_decay"] != 0 and p.dim() >= 2`; decoupled, as
+            # Keras's base decay (before the step), which is off (OwnWeightDecay).
+            rate = ops.cast(learning_rate, variable.dtype)
+            wd = ops.cast(self.own_weight_decay, variable.dtype)
+            self.assign(variable, variable - variable * wd * rate)
         lr = ops.cast(learning_rate, dtype)
         self.assign_sub(variable, ops.cast(lr * ops.reshape(step, variable.shape),
                                            variable.dtype))
@@ -389,23 +389,6 @@ class Kron(Optimizer):
             }
         )
         return config
-
-
-def _global_seed():
-    """The seed given to `keras.utils.set_random_seed`, or None.
-
-    Keras 3.15 keeps it in `keras.src.utils.rng_utils` (no public getter);
-    feature-detected, so a Keras without it falls back to the fixed default.
-    The seed itself is read, not a draw from a random stream, so two
-    optimizers built alike get the same probes.
-    """
-    try:
-        from keras.src.utils import rng_utils
-
-        seed = rng_utils.get_random_seed()
-    except (ImportError, AttributeError):
-        return None
-    return int(seed) if seed is not None else None
 
 
 class _ScaledIdentity(keras.initializers.Initializer):

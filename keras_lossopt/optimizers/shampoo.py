@@ -269,7 +269,7 @@ class Shampoo(StepScalarsMixin, Optimizer):
         self._plans, self._filtered, self._graft_states = [], [], []
         self._factors, self._roots = [], []
         for var in var_list:
-            if self._overwrite_variable_with_gradient(var):
+            if getattr(var, "overwrite_with_gradient", False):
                 for slots in (self._plans, self._filtered, self._graft_states,
                               self._factors, self._roots):
                     slots.append(None)

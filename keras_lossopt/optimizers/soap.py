@@ -9,6 +9,7 @@ from keras_lossopt import _checks
 from keras_lossopt.optimizers import _kronecker as kr
 from keras_lossopt.optimizers._sparse import dense_gradient
 from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
+from keras_lossopt.optimizers._weight_decay import OwnWeightDecay
 from keras_lossopt.registry import register
 
 __all__ = ["SOAP"]
@@ -49,7 +50,7 @@ def plan(shape, max_dim, merge_dims, precondition_1d):
 
 
 @register("optimizer", name="soap")
-class SOAP(StepScalarsMixin, Optimizer):
+class SOAP(OwnWeightDecay, StepScalarsMixin, Optimizer):
     """SOAP: Adam run in the slowly changing eigenbasis of Shampoo's preconditioner.
 
     For every matrix (or tensor) parameter SOAP keeps Shampoo's two Kronecker
@@ -205,11 +206,9 @@ class SOAP(StepScalarsMixin, Optimizer):
                             ("normalize_grads", normalize_grads),
                             ("correct_bias", correct_bias)):
             _checks.check_choice(flag, value, (True, False))
-        if weight_decay is not None:
-            _checks.check_non_negative("weight_decay", weight_decay)
         super().__init__(
             learning_rate=learning_rate,
-            weight_decay=None,  # SOAP applies its own, after the step.
+            weight_decay=weight_decay,  # OwnWeightDecay: SOAP applies it, after the step
             clipnorm=clipnorm,
             clipvalue=clipvalue,
             global_clipnorm=global_clipnorm,
@@ -231,7 +230,6 @@ class SOAP(StepScalarsMixin, Optimizer):
         self.precondition_1d = bool(precondition_1d)
         self.normalize_grads = bool(normalize_grads)
         self.correct_bias = bool(correct_bias)
-        self.soap_weight_decay = weight_decay
 
     def build(self, var_list):
         if self.built:
@@ -240,7 +238,7 @@ class SOAP(StepScalarsMixin, Optimizer):
         self._plans, self._exp_avgs, self._exp_avg_sqs = [], [], []
         self._factors, self._bases = [], []
         for var in var_list:
-            if self._overwrite_variable_with_gradient(var):
+            if getattr(var, "overwrite_with_gradient", False):
                 for slots in (self._plans, self._exp_avgs, self._exp_avg_sqs,
                               self._factors, self._bases):
                     slots.append(None)
@@ -278,7 +276,7 @@ class SOAP(StepScalarsMixin, Optimizer):
             size = lr
         zero = ops.zeros((), dtype)
         step_size = ops.where(first, zero, size)
-        decay = ops.where(first, zero, lr * (self.soap_weight_decay or 0.0))
+        decay = ops.where(first, zero, lr * (self.own_weight_decay or 0.0))
         # The moments are frozen at the first call (the authors skip it entirely).
         one = ops.ones((), dtype)
         beta_1 = ops.where(first, one, kr.constant(self.beta_1, dtype))
@@ -308,7 +306,7 @@ class SOAP(StepScalarsMixin, Optimizer):
         if self.normalize_grads:
             direction = direction / (1e-30 + ops.sqrt(kr.mean(ops.square(direction))))
         new_value = ops.cast(variable, dtype) - step_size * ops.reshape(direction, variable.shape)
-        if self.soap_weight_decay and self._use_weight_decay(variable):
+        if self._decays(variable):
             new_value = new_value - decay * new_value
         self.assign(variable, ops.cast(new_value, variable.dtype))
 
@@ -353,7 +351,6 @@ class SOAP(StepScalarsMixin, Optimizer):
                 "precondition_1d": self.precondition_1d,
                 "normalize_grads": self.normalize_grads,
                 "correct_bias": self.correct_bias,
-                "weight_decay": self.soap_weight_decay,
             }
         )
         return config

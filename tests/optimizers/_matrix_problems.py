@@ -139,10 +139,10 @@ def fit_twice(make_optimizer, steps=6):
     """Weights after `steps` fit batches with jit_compile=True and eagerly (TF/JAX only)."""
     import pytest
 
-    from keras_lossopt.conformance import optimizers as conformance
+    from keras_lossopt.testing import _data
 
     if keras.backend.backend() == "torch":
         pytest.skip("PyTorch has no XLA")
-    jitted = conformance.fit_run(make_optimizer(), steps, jit_compile=True).get_weights()
-    eager = conformance.fit_run(make_optimizer(), steps, jit_compile=False).get_weights()
+    jitted = _data.fit_run(make_optimizer(), steps, jit_compile=True).get_weights()
+    eager = _data.fit_run(make_optimizer(), steps, jit_compile=False).get_weights()
     return jitted, eager
