@@ -133,16 +133,3 @@ def assert_golden(make_optimizer, kwargs, final, steps, rtol=1e-5):
         errors[name] = float(np.max(np.abs(trajectory[-1].ravel() - want)) / np.max(np.abs(want)))
     assert max(errors.values()) <= rtol, errors
     return errors
-
-
-def fit_twice(make_optimizer, steps=6):
-    """Weights after `steps` fit batches with jit_compile=True and eagerly (TF/JAX only)."""
-    import pytest
-
-    from keras_lossopt.testing import _data
-
-    if keras.backend.backend() == "torch":
-        pytest.skip("PyTorch has no XLA")
-    jitted = _data.fit_run(make_optimizer(), steps, jit_compile=True).get_weights()
-    eager = _data.fit_run(make_optimizer(), steps, jit_compile=False).get_weights()
-    return jitted, eager

@@ -119,13 +119,6 @@ def test_fixed_probability_updates_every_fourth_step():
     assert int(keras.ops.convert_to_numpy(opt._update_counter)) == 0
 
 
-@pytest.mark.multibackend
-def test_fit_is_compiled():
-    jitted, eager = mp.fit_twice(lambda: Kron(learning_rate=0.01))
-    for a, b in zip(jitted, eager):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
-
-
 def test_shapes():
     assert merged_shape((3, 3, 16, 32), True) == (144, 32)
     assert merged_shape((100, 3, 3), True) == (300, 3)  # kron.py compares signed np.diff
