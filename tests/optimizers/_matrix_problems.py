@@ -133,3 +133,19 @@ def assert_golden(make_optimizer, kwargs, final, steps, rtol=1e-5):
         errors[name] = float(np.max(np.abs(trajectory[-1].ravel() - want)) / np.max(np.abs(want)))
     assert max(errors.values()) <= rtol, errors
     return errors
+
+
+def assert_compiles_and_fits(name, cls, **kwargs):
+    """`compile(optimizer=name)` and `compile(optimizer=cls(**kwargs))` each fit 3 eager steps."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(12, 3)).astype("float32")
+    y = (x @ np.array([[1.0, 0.0], [-2.0, 1.0], [0.5, 0.5]])).astype("float32")
+    for optimizer in (name, cls(**kwargs)):
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+        before = [np.array(w) for w in model.get_weights()]
+        model.compile(optimizer=optimizer, loss="mse", run_eagerly=True)
+        model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+        assert type(model.optimizer) is cls, (optimizer, type(model.optimizer))
+        after = model.get_weights()
+        assert all(np.all(np.isfinite(w)) for w in after), optimizer
+        assert any(not np.array_equal(a, b) for a, b in zip(after, before)), optimizer

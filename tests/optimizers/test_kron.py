@@ -142,3 +142,8 @@ def test_shapes():
 def test_bad_arguments(kwargs, fragment):
     with pytest.raises(ValueError, match=fragment):
         Kron(**kwargs)
+
+
+def test_compile_by_string_and_instance():
+    mp.assert_compiles_and_fits("kron", Kron, learning_rate=0.01)
+    mp.assert_compiles_and_fits("psgd_kron", Kron)

@@ -140,3 +140,7 @@ def test_merge_and_blocks():
 def test_bad_arguments(kwargs, fragment):
     with pytest.raises(ValueError, match=fragment):
         Shampoo(**kwargs)
+
+
+def test_compile_by_string_and_instance():
+    mp.assert_compiles_and_fits("shampoo", Shampoo, learning_rate=0.01)

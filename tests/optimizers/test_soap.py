@@ -108,3 +108,7 @@ def test_merge_dims_and_plans():
 def test_bad_arguments(kwargs, fragment):
     with pytest.raises(ValueError, match=fragment):
         SOAP(**kwargs)
+
+
+def test_compile_by_string_and_instance():
+    mp.assert_compiles_and_fits("soap", SOAP, learning_rate=0.01)
