@@ -4,9 +4,12 @@ SOAP, Shampoo and Kron (`MATRIX_OPTIMIZERS`) and Keras's Adam and Muon take one
 XLA-compiled step (`tf.function(jit_compile=True)` on TensorFlow, `jax.jit` of the stateless apply
 with donated state on JAX) on two weight sets:
 
-- `dense`: `--count` float32 matrices of `--size` x `--size` (default 10 x 1024^2);
-- `cnn`: the kernels of a small CNN for 32x32x3 images: conv 3x3 3->32, 32->64,
-  64->64, dense 1024->128, 128->10.
+- `mlp` (default): an MNIST-size MLP 784->256->128->10, kernels and biases;
+- `cnn` (default): the kernels of a small CNN for 32x32x3 images: conv 3x3 3->32,
+  32->64, 64->64, dense 1024->128, 128->10;
+- `dense` (`--sets dense`): `--count` float32 matrices of `--size` x `--size`
+  (default 4 x 512^2; the issue's large case is `--size 1024 --count 10`, minutes
+  per optimizer on 2 cores).
 
 Each step is split into the part every step runs and the refresh part, timed
 separately by setting the step counter before each call (the refresh is a
@@ -38,9 +41,9 @@ the optimizer's samples). FLOPs counted per weight of N elements with axis sizes
 
 Memory: optimizer state / parameter bytes, from the built optimizer's variables.
 
-    python benchmarks/matrix_step.py                          # TensorFlow + XLA
+    python benchmarks/matrix_step.py                          # TensorFlow + XLA, mlp + cnn
     KERAS_BACKEND=jax python benchmarks/matrix_step.py
-    python benchmarks/matrix_step.py --size 512 --repeats 3   # quicker
+    python benchmarks/matrix_step.py --sets dense --size 1024 --count 10   # large
 
 Speed is never asserted in tests; results go to benchmarks/results/.
 """
@@ -63,10 +66,11 @@ from keras_lossopt.optimizers import kron as kron_module  # noqa: E402
 from keras_lossopt.optimizers import shampoo as shampoo_module  # noqa: E402
 
 CNN = [(3, 3, 3, 32), (3, 3, 32, 64), (3, 3, 64, 64), (1024, 128), (128, 10)]
+MLP = [(784, 256), (256,), (256, 128), (128,), (128, 10), (10,)]
 
 
 def weight_sets(size, count):
-    return {"dense": [(size, size)] * count, "cnn": CNN}
+    return {"dense": [(size, size)] * count, "cnn": CNN, "mlp": MLP}
 
 
 # --- FLOPs of the matrix products ----------------------------------------------------
@@ -75,6 +79,8 @@ def weight_sets(size, count):
 def _soap_flops(shapes, refresh):
     total = 0
     for shape in shapes:
+        if len(shape) == 1:
+            continue  # vectors: Adam (precondition_1d=False)
         n = int(np.prod(shape))
         dims = [d for d in shape if d <= 10000]
         total += 3 * sum(2 * n * d for d in dims)
@@ -258,10 +264,10 @@ BACKENDS = {"tensorflow": (tf_step, tf_matmul), "jax": (jax_step, jax_matmul)}
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=1024)
-    parser.add_argument("--count", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--sets", default="dense,cnn")
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--count", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--sets", default="mlp,cnn")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = parser.parse_args(argv)
     backend = keras.backend.backend()
@@ -302,11 +308,12 @@ def main(argv=None):
         f"# Matrix-preconditioned optimizer steps, {backend}\n",
         description + "\n",
         f"Run: `{'KERAS_BACKEND=jax ' if backend == 'jax' else ''}python "
-        f"benchmarks/matrix_step.py --size {args.size} --count {args.count} --repeats "
-        f"{args.repeats}`. XLA-compiled steps, median of {args.repeats} after one warm-up; "
-        f"matmul rate ({args.count} compiled {args.size}^2 matmuls, interleaved): median "
-        f"{median(rates) / 1e9:.1f} GFLOP/s. Sets: *dense* = {args.count} x "
-        f"{args.size}x{args.size}; *cnn* = kernels {CNN}.\n",
+        f"benchmarks/matrix_step.py --sets {args.sets} --size {args.size} --count "
+        f"{args.count} --repeats {args.repeats}`. XLA-compiled steps, median of "
+        f"{args.repeats} after one warm-up; matmul rate ({args.count} compiled "
+        f"{args.size}^2 matmuls, interleaved): median {median(rates) / 1e9:.1f} GFLOP/s. "
+        f"Sets: *mlp* = {MLP}; *cnn* = kernels {CNN}; *dense* = {args.count} x "
+        f"{args.size}x{args.size}.\n",
         "Columns: *floor* = FLOPs of the part's matrix products / the matmul rate of the "
         "same rounds (see the script's docstring for the counts; eigh and QR beyond their "
         "stated FLOPs are not matrix products, so a refresh's ratio includes them); "
