@@ -95,3 +95,23 @@ def constant(value, dtype):
     """A Python float as a tensor of `dtype`, rounded once (`ops.cast(0.999, "float64")`
     would round through float32 first)."""
     return ops.convert_to_tensor(value, dtype=dtype)
+
+
+def cond(pred, true_fn, false_fn):
+    """`ops.cond`, except that on JAX outside a trace only the taken branch runs.
+
+    JAX only (the one backend path of these optimizers, isolated here): eagerly,
+    `jax.lax.cond` traces and compiles both branches at every call (they are new
+    closures each step), so an eager SOAP or Kron step on one 3x4 variable took
+    seconds; with a concrete predicate the branch is chosen in Python instead.
+    Under a trace (`jax.jit`, `fit`, `tf.function`) this is `ops.cond`, a
+    conditional inside the compiled step; TensorFlow eager and PyTorch already
+    run only the taken branch. Both paths give the same values (tested in
+    tests/optimizers/test_soap.py).
+    """
+    if keras.backend.backend() == "jax":
+        import jax
+
+        if not isinstance(pred, jax.core.Tracer):
+            return true_fn() if bool(pred) else false_fn()
+    return ops.cond(pred, true_fn, false_fn)

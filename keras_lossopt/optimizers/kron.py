@@ -352,7 +352,7 @@ class Kron(OwnWeightDecay, StepScalarsMixin, Optimizer):
         def kept():
             return qs + [debiased]
 
-        out = ops.cond(update, fitted, kept)
+        out = kr.cond(update, fitted, kept)
         new_qs, used = out[:-1], out[-1]
         for q, value in zip(factors, new_qs):
             self.assign(q, value)

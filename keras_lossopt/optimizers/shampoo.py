@@ -356,7 +356,7 @@ class Shampoo(StepScalarsMixin, Optimizer):
         flat_roots = [ops.convert_to_tensor(r) for rs in roots for r in rs]
         if flat_factors:
             order = len(merged)
-            new_roots = ops.cond(
+            new_roots = kr.cond(
                 compute_root,
                 lambda: [protected_inverse_root(f / factor_correction, 2 * order, self.epsilon, r)
                          for f, r in zip(flat_factors, flat_roots)],
@@ -497,5 +497,5 @@ def protected_inverse_root(a, root, epsilon, previous):
     step cannot) also keeps `previous`.
     """
     x = eigen_inverse_root(a, root, epsilon)
-    x = ops.cond(kr.all_finite(x), lambda: x, lambda: newton_inverse_root(a, root, epsilon))
+    x = kr.cond(kr.all_finite(x), lambda: x, lambda: newton_inverse_root(a, root, epsilon))
     return ops.where(ops.logical_and(kr.all_finite(a), kr.all_finite(x)), x, previous)

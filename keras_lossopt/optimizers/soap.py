@@ -333,7 +333,7 @@ class SOAP(OwnWeightDecay, StepScalarsMixin, Optimizer):
                 m_new = kr.mode_product(kr.mode_product(m, q_old, transpose=True), q_new)
                 return [q_new[k] for k in on] + [v_new, m_new]
 
-            out = ops.cond(first, initial, lambda: ops.cond(refresh, refreshed, keep))
+            out = kr.cond(first, initial, lambda: kr.cond(refresh, refreshed, keep))
             for k, q in zip(on, out[:-2]):
                 self.assign(factors[k], new_factors[k])
                 self.assign(bases[k], q)
@@ -418,4 +418,4 @@ def canonical_null_space(basis, estimates):
         keep = ops.arange(size) < size - count
         return ops.where(keep[None, :], basis, vectors)
 
-    return ops.cond(count > 0, canonical, lambda: basis)
+    return kr.cond(count > 0, canonical, lambda: basis)

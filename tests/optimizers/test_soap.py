@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from keras_lossopt.optimizers import SOAP
+from keras_lossopt.optimizers import _kronecker as kr
 from keras_lossopt.optimizers.soap import merged_shape, plan
 from tests.optimizers import _matrix_problems as mp
 from tests.reference.soap import SOAPReference
@@ -112,3 +113,23 @@ def test_bad_arguments(kwargs, fragment):
 
 def test_compile_by_string_and_instance():
     mp.assert_compiles_and_fits("soap", SOAP, learning_rate=0.01)
+
+
+@pytest.mark.multibackend
+def test_kronecker_cond_takes_the_branch_ops_cond_takes():
+    # _kronecker.cond picks the branch in Python on JAX outside a trace; inside one
+    # (jax.jit) it must stay a conditional of the compiled program.
+    x = keras.ops.convert_to_tensor([1.0, 2.0])
+    for flag in (True, False):
+        pred = keras.ops.convert_to_tensor(flag)
+        want = keras.ops.cond(pred, lambda: [x * 2.0, x + 1.0], lambda: [x, x - 1.0])
+        got = kr.cond(pred, lambda: [x * 2.0, x + 1.0], lambda: [x, x - 1.0])
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(a),
+                                          keras.ops.convert_to_numpy(b))
+    if keras.backend.backend() == "jax":
+        import jax
+
+        traced = jax.jit(lambda p: kr.cond(p, lambda: x * 2.0, lambda: x))
+        np.testing.assert_array_equal(np.asarray(traced(True)), [2.0, 4.0])
+        np.testing.assert_array_equal(np.asarray(traced(False)), [1.0, 2.0])
