@@ -1,4 +1,4 @@
-"""Matrix-preconditioned optimizer steps against a matmul floor (issue 14).
+"""Matrix-preconditioned optimizer steps against a matmul floor.
 
 SOAP, Shampoo and Kron (`MATRIX_OPTIMIZERS`) and Keras's Adam and Muon take one
 XLA-compiled step (`tf.function(jit_compile=True)` on TensorFlow, `jax.jit` of the stateless apply
