@@ -8,7 +8,7 @@ with donated state on JAX) on two weight sets:
 - `cnn` (default): the kernels of a small CNN for 32x32x3 images: conv 3x3 3->32,
   32->64, 64->64, dense 1024->128, 128->10;
 - `dense` (`--sets dense`): `--count` float32 matrices of `--size` x `--size`
-  (default 4 x 512^2; the issue's large case is `--size 1024 --count 10`, minutes
+  (default 4 x 512^2; the large case is `--size 1024 --count 10`, minutes
   per optimizer on 2 cores).
 
 Each step is split into the part every step runs and the refresh part, timed
