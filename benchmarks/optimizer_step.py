@@ -61,6 +61,7 @@ from _common import (  # noqa: E402
     median,
     write_result,
 )
+from matrix_step import MATRIX_OPTIMIZERS  # noqa: E402
 
 import keras_lossopt  # noqa: E402, F401  (imported for its registrations)
 from keras_lossopt import registry  # noqa: E402
@@ -359,6 +360,8 @@ def candidates(only):
             continue
         if only and entry.name not in only:
             continue
+        if entry.name in MATRIX_OPTIMIZERS:
+            continue  # matrix-preconditioned: benchmarks/matrix_step.py times them
         names.append(entry)
     # Keras's reference optimizers first, then ours.
     return sorted(names, key=lambda e: (not e.builtin, e.name))

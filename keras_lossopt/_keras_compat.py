@@ -22,6 +22,7 @@ Hooks (functions):
 | `track_loss(model, loss, batch_size)` | `Trainer._loss_tracker` (the "loss" of the logs) | each use; raises |
 | `forward_pass_losses(model, losses)` | `Layer._losses_override` (what `model.losses` returns) | each use; raises |
 | `set_keras_mask(x, mask)` | `keras.src.backend.common.masking.set_keras_mask` | first use; raises |
+| `global_random_seed()` | `keras.src.utils.rng_utils.get_random_seed` | each use; warns once, returns None |
 | `learning_rate_setting(optimizer)` | `Optimizer._learning_rate` | each use; raises |
 | `apply_calls(optimizer)` | `Optimizer._iterations` | each use; raises |
 | `uses_weight_decay(optimizer, variable)` | `Optimizer._use_weight_decay` | each use; raises |
@@ -265,6 +266,32 @@ def attach_mask(x, mask):
     KerasCompatibilityError if the setter is gone.
     """
     _mask_setter()(x, mask)
+
+
+def global_random_seed():
+    """The seed last given to `keras.utils.set_random_seed`, or None if none was given.
+
+    Private: `keras.src.utils.rng_utils.get_random_seed` (Keras has no public
+    getter). Kron takes its probe seed from it, so that two optimizers built
+    alike after `set_random_seed` draw the same probes. Without it we warn once
+    and return None (Kron then uses its fixed default seed).
+    """
+    try:
+        from keras.src.utils import rng_utils
+
+        getter = rng_utils.get_random_seed
+    except (ImportError, AttributeError):
+        _warn_once(
+            "global_random_seed",
+            _message(
+                "has no keras.src.utils.rng_utils.get_random_seed (private)",
+                "Kron ignores keras.utils.set_random_seed and uses its fixed default "
+                "seed (pass `seed=` to choose one)",
+            ),
+        )
+        return None
+    seed = getter()
+    return None if seed is None else int(seed)
 
 
 def to_numpy(x):

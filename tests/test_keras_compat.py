@@ -140,6 +140,17 @@ def test_attach_mask_is_honoured_by_keras_losses():
     assert float(keras.losses.MeanSquaredError()(y_true, y_pred)) == 1.0  # mean of the kept
 
 
+def test_global_random_seed_is_the_one_set_random_seed_got(monkeypatch):
+    keras.utils.set_random_seed(1234)
+    assert _keras_compat.global_random_seed() == 1234
+    keras.utils.set_random_seed(7)
+    assert _keras_compat.global_random_seed() == 7
+    monkeypatch.setattr(_keras_compat, "_warned", set())
+    monkeypatch.delattr("keras.src.utils.rng_utils.get_random_seed")
+    with pytest.warns(_keras_compat.KerasCompatibilityWarning, match="get_random_seed"):
+        assert _keras_compat.global_random_seed() is None
+
+
 @pytest.mark.multibackend
 def test_to_numpy_reads_variables_and_tensors_without_warnings():
     variable = keras.Variable(np.array([1.0, 2.0], "float32"))

@@ -40,7 +40,11 @@ def test_scalars_computed_once_per_step_and_dtype(name, monkeypatch):
     grads = [keras.ops.ones(v.shape, dtype=v.dtype) * 0.1 for v in variables]
     for _ in range(2):
         optimizer.apply(grads, variables)
-    assert sorted(calls) == ["float16", "float16", "float32", "float32"]
+    # Once per step and dtype. The dtype is the one the update computes in: the
+    # variable's, or float32 for the float16 variable where the optimizer keeps
+    # float32 state (SOAP, Shampoo, Kron: eigh/QR/solves need it).
+    assert "float32" in calls and set(calls) <= {"float16", "float32"}, calls
+    assert all(calls.count(d) == 2 for d in set(calls)), calls
     assert optimizer._step_scalar_cache is None  # nothing outlives the step
 
 
