@@ -143,10 +143,28 @@ def test_lr_find_writes_plot_and_suggestion(cli, tmp_path):
     payload = json.loads((out / "lr_find.json").read_text())
     assert len(payload["lrs"]) == len(payload["losses"]) > 2
     assert 1e-7 <= payload["suggestion"] <= 10.0
+    assert payload["reliable"] is True and payload["reason"] is None
+    assert payload["suggestion"] < payload["rise_lr"]
     assert f"{report.fmt(payload['suggestion'], 3)}" in ran.out
     width, height = png_size(out / "lr_finder.png")
     assert width > 100 and height > 100
     assert_valid_png(out / "lr_finder.png", (width, height))
+
+
+def test_lr_find_on_a_range_that_explodes_says_so_and_exits_1(cli, tmp_path):
+    # Issue 20: main printed "Suggested learning rate ...: 1e+03" and exited 0.
+    out = tmp_path / "lr"
+    ran = cli("lr-find", "--dataset", "digits", "--start-lr", "1e3", "--end-lr", "1e6",
+              "--num-steps", "20", "--out", out)
+    assert ran.code == 1, (ran.out, ran.err)
+    assert "Suggested learning rate" not in ran.out
+    assert "No reliable learning rate" in ran.out and "warning:" in ran.err
+    payload = json.loads((out / "lr_find.json").read_text())
+    assert payload["reliable"] is False and payload["diverged"] is True
+    assert "rose from the start" in payload["reason"]
+    assert payload["suggestion"] is None and payload["rise_lr"] == pytest.approx(1e3)
+    assert (payload["start_lr"], payload["end_lr"]) == (1e3, 1e6)
+    assert_valid_png(out / "lr_finder.png", png_size(out / "lr_finder.png"))
 
 
 @pytest.mark.multibackend
