@@ -86,16 +86,20 @@ def _constant_candidates(y, units):
     return rows
 
 
-def chance_level(loss, y, units):
-    """`(chance_loss, majority_accuracy)`: the loss of the best constant prediction.
+def chance_level(loss, y, units, y_eval=None):
+    """`(chance_loss, majority_accuracy)`: the loss of predicting the label statistics.
 
     Evaluates the actual loss (a string, function or `keras.losses.Loss`) on
-    constant predictions built from the labels `y` (class frequencies or the target
-    mean and median, in the encodings in `_constant_candidates`) and keeps the
-    lowest; a model that does no better has learned nothing from its inputs.
+    constant predictions built from the labels `y` — the class frequencies, or the
+    target mean and median — in each encoding of `_constant_candidates`
+    (probabilities, logits, +-1 margins) and keeps the lowest; a model that does no
+    better has learned nothing from its inputs. No `ln K` is assumed, so a loss that
+    is not a cross-entropy (focal, hinge, ...) gets its own chance level.
     `majority_accuracy` is the frequency of the most common class (None for
-    regression-like targets). `units` is the model's output width. Returns
-    `(None, None)` when the loss cannot be evaluated on such predictions.
+    regression-like targets). `units` is the model's output width. With `y_eval`
+    (e.g. validation labels) the constants are fitted on `y` and the loss and the
+    majority class's share are measured on `y_eval`. Returns `(None, None)` when
+    the loss cannot be evaluated on such predictions.
 
     >>> import numpy as np
     >>> loss, majority = chance_level("binary_crossentropy", np.array([0, 0, 0, 1.0]), 1)
@@ -105,8 +109,10 @@ def chance_level(loss, y, units):
     from keras_lossopt import losses as losses_module
 
     y = _labels_array(y)
-    if y.size == 0 or not np.all(np.isfinite(np.asarray(y, dtype="float64"))):
-        return None, None
+    target = y if y_eval is None else _labels_array(y_eval)
+    for labels in (y, target):
+        if labels.size == 0 or not np.all(np.isfinite(np.asarray(labels, dtype="float64"))):
+            return None, None
     units = int(units or (y.shape[-1] if y.ndim >= 2 else 1))
     try:
         fn = losses_module.get(loss) if isinstance(loss, str) else loss
@@ -114,17 +120,17 @@ def chance_level(loss, y, units):
         return None, None
     best = math.inf
     for row in _constant_candidates(y, units):
-        pred_shape = (len(y), units) if (y.ndim >= 2 or units > 1) else y.shape
+        pred_shape = (len(target), units) if (target.ndim >= 2 or units > 1) else target.shape
         pred = np.broadcast_to(np.asarray(row, dtype="float32").reshape(
             (1,) * (len(pred_shape) - 1) + (-1,)), pred_shape)
         try:
             value = float(np.mean(keras.ops.convert_to_numpy(
-                fn(keras.ops.convert_to_tensor(y), keras.ops.convert_to_tensor(pred)))))
+                fn(keras.ops.convert_to_tensor(target), keras.ops.convert_to_tensor(pred)))))
         except Exception:  # noqa: BLE001 - an encoding the loss does not take
             continue
         if math.isfinite(value):
             best = min(best, value)
-    return (best if math.isfinite(best) else None), _majority(y, units)
+    return (best if math.isfinite(best) else None), _majority(target, units)
 
 
 def _majority(y, units):
