@@ -5,10 +5,15 @@
 `DoctorReport`. Both work on every backend: the callback only reads the logs
 Keras already computes.
 
-Verdict codes (most important first): "diverged" (fatal), "lr_too_high"
-(oscillating with no downward trend), "overfitting", "lr_too_low" (barely
-moving), "plateau_high" (flat at a high value), "converged" (flat at a low
-value), "healthy" (still improving), "insufficient_data".
+Verdict codes (most important first), one rule each in `RULES`: "diverged" (fatal:
+NaN, or the loss `explode_factor` times the loss before any update), "insufficient_data",
+"lr_too_high" (oscillating with no downward trend), "overfitting" (validation loss
+rising), "generalization_gap" (training loss near zero, validation many times
+higher), "no_better_than_chance" (validation loss not below the chance level, or
+accuracy at the majority class), then one of "lr_too_low" (barely moving),
+"plateau_high" (flat at a high value), "converged" (flat at a low value), "healthy"
+(still improving). Adding a verdict is one rule function plus its row in `RULES`
+(see CONTRIBUTING.md).
 """
 
 import dataclasses
@@ -60,9 +65,12 @@ def _json_number(value):
 class DoctorReport:
     """What the doctor concluded: `verdicts`, the `primary` code and the history."""
 
-    def __init__(self, verdicts, history=None):
+    def __init__(self, verdicts, history=None, context=None):
         self.verdicts = sorted(verdicts, key=lambda v: _PRIORITY.get(v.code, len(CODES)))
         self.history = dict(history or {})
+        # What the run was measured against: the loss before any update, the chance
+        # levels and the majority-class accuracy (None when unknown).
+        self.context = dict(context or {})
 
     @property
     def primary(self):
@@ -94,6 +102,7 @@ class DoctorReport:
             "history": {
                 k: [_json_number(float(x)) for x in v] for k, v in self.history.items()
             },
+            "context": {k: _json_number(v) for k, v in self.context.items()},
         }
 
     def to_json(self, **kwargs):
@@ -761,6 +770,8 @@ class TrainingDoctor(keras.callbacks.Callback):
                                                   _head(y, _INITIAL_SAMPLES))
             except Exception:  # noqa: BLE001 - optional evidence (e.g. a custom train_step)
                 self.initial_loss = None
+            if self.initial_loss is not None and math.isfinite(self.initial_loss):
+                self._first = self.initial_loss  # stop_on_fatal measures from it too
 
     def chance_levels(self):
         """`(train_chance_loss, val_chance_loss, majority_accuracy)` from the labels given
@@ -849,6 +860,8 @@ class TrainingDoctor(keras.callbacks.Callback):
             if len(self.val_accuracies) == len(self.epoch_losses) else None,
             majority_accuracy=majority,
         )
+        report.context = {"initial_loss": self.initial_loss, "chance_loss": baseline,
+                          "val_chance_loss": val_chance, "majority_accuracy": majority}
         report.history["epoch_end_step"] = np.asarray(self.epoch_end_steps, dtype="float64")
         if self.stopped_early:
             report.history["stopped_early"] = np.asarray([1.0])

@@ -14,7 +14,8 @@ from keras_lossopt.cli import data, engine, plots, report, rosenbrock, specs
 from tests.cli.conftest import assert_one_line_error, assert_valid_png, png_size
 
 DOCTOR_CODES = {"healthy", "converged", "diverged", "lr_too_high", "lr_too_low",
-                "plateau_high", "overfitting", "insufficient_data"}
+                "plateau_high", "overfitting", "generalization_gap", "no_better_than_chance",
+                "insufficient_data"}
 
 
 def read_rows(path):
@@ -149,6 +150,26 @@ def test_lr_find_writes_plot_and_suggestion(cli, tmp_path):
     width, height = png_size(out / "lr_finder.png")
     assert width > 100 and height > 100
     assert_valid_png(out / "lr_finder.png", (width, height))
+
+
+def test_healthy_lab_runs_get_no_false_alarm():
+    # Issue 20: each lab task with Adam and its recommended loss (and focal loss, which
+    # is no cross-entropy), default epochs: no doctor warning, and the chance levels the
+    # doctor used are the labels' own.
+    from keras_lossopt.cli import lab
+
+    plans = lab.build_plans(optimizers=["adam"])
+    for plan in plans:
+        losses = plan.losses[:1] + [s for s in plan.losses if s.name == "sigmoid_focal_crossentropy"]
+        for loss_spec in losses:
+            result = engine.train_one(plan, loss_spec, plan.optimizers[0])
+            verdicts = result.doctor_report["verdicts"]
+            alarms = [v["code"] for v in verdicts if v["severity"] != "info"]
+            assert alarms == [], (plan.key, loss_spec.label, verdicts)
+            assert result.doctor in ("healthy", "converged")
+            context = result.doctor_report["context"]
+            assert context["val_chance_loss"] > 0 and context["initial_loss"] > 0
+            assert (context["majority_accuracy"] is None) == (plan.key == "regression")
 
 
 def test_lr_find_on_a_range_that_explodes_says_so_and_exits_1(cli, tmp_path):
