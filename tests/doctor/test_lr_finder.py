@@ -119,7 +119,7 @@ def test_range_test_records_the_schedule_and_stops_on_divergence():
     np.testing.assert_allclose(result.losses, ref.smooth(list(result.raw_losses)), rtol=1e-9)
     assert 1e-4 <= result.suggestion < 1.0
     assert set(result.suggestions) == {"valley", "steep", "minimum"}
-    assert result.suggestion == result.suggestions["valley"]
+    assert result.suggestion == result.suggestions[lr_finder.DEFAULT_METHOD]
 
 
 def test_raw_losses_are_the_batch_losses():
