@@ -139,7 +139,8 @@ def test_lr_find_writes_plot_and_suggestion(cli, tmp_path):
     path = _regression_csv(tmp_path / "houses.csv")
     out = tmp_path / "lr"
     ran = cli("lr-find", "--data", path, "--target", "price", "--task", "regression",
-              "--loss", "mse", "--num-steps", "12", "--batch-size", "8", "--out", out)
+              "--loss", "mse", "--num-steps", "30", "--start-lr", "1e-4", "--end-lr", "10",
+              "--batch-size", "8", "--out", out)
     assert ran.code == 0, ran.err
     payload = json.loads((out / "lr_find.json").read_text())
     assert len(payload["lrs"]) == len(payload["losses"]) > 2
