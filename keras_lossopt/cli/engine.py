@@ -215,9 +215,13 @@ def train_one(plan, loss_spec, optimizer_spec, *, seed=0, doctor_factory=make_do
         dataset.x_val, labels_for(dataset, dataset.y_val, sparse), loss, plan.metric,
         _numpy_metric(dataset.task, logits, sparse))
     doctor = doctor_factory() if doctor_factory is not None else None
+    y_train = labels_for(dataset, dataset.y_train, sparse)
+    if doctor is not None and hasattr(doctor, "set_data"):
+        # The doctor measures the loss before any update and the chance levels from them.
+        doctor.set_data((dataset.x_train, y_train), validation.y)
     start = time.perf_counter()
     history = model.fit(
-        dataset.x_train, labels_for(dataset, dataset.y_train, sparse),
+        dataset.x_train, y_train,
         batch_size=batch_size, epochs=plan.epochs, verbose=0, shuffle=True,
         callbacks=[validation] + ([doctor] if doctor is not None else []),
     ).history

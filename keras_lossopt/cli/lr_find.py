@@ -3,6 +3,7 @@
 import json
 import os
 import sys
+import warnings
 
 from keras_lossopt.cli import common
 from keras_lossopt.cli._errors import CLIError
@@ -23,7 +24,7 @@ def run(args, out=None):
     import keras
 
     from keras_lossopt.cli import engine, plots, report
-    from keras_lossopt.doctor.lr_finder import find_learning_rate
+    from keras_lossopt.doctor.lr_finder import LRFinderWarning, find_learning_rate
 
     out = out or sys.stdout
     common.check_at_least("--batch-size", args.batch_size)
@@ -45,9 +46,11 @@ def run(args, out=None):
     y = engine.labels_for(dataset, dataset.y_train, engine.integer_labels(entry))
     os.makedirs(args.out, exist_ok=True)
     try:
-        result = find_learning_rate(model, dataset.x_train, y, batch_size=args.batch_size,
-                                    start_lr=args.start_lr, end_lr=args.end_lr,
-                                    num_steps=args.num_steps)
+        with warnings.catch_warnings():  # said below, in the command's own words
+            warnings.simplefilter("ignore", LRFinderWarning)
+            result = find_learning_rate(model, dataset.x_train, y, batch_size=args.batch_size,
+                                        start_lr=args.start_lr, end_lr=args.end_lr,
+                                        num_steps=args.num_steps)
     except Exception as error:  # noqa: BLE001 - reported, with its traceback, in lr_find.json
         return _failed(args, dataset, loss_spec, optimizer_spec, error, out)
     written = []
@@ -59,6 +62,9 @@ def run(args, out=None):
         "data": args.data or args.dataset, "task": dataset.task, "loss": loss_spec.label,
         "optimizer": optimizer_spec.label, "batch_size": args.batch_size,
         "suggestion": result.suggestion, "suggestions": dict(result.suggestions),
+        "method": result.method, "reliable": result.reliable, "reason": result.reason,
+        "diverged": result.diverged, "rise_lr": result.rise_lr,
+        "start_lr": args.start_lr, "end_lr": args.end_lr,
         "lrs": [float(v) for v in result.lrs], "losses": [float(v) for v in result.losses],
         "raw_losses": [float(v) for v in result.raw_losses],
     }
@@ -66,13 +72,22 @@ def run(args, out=None):
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(report.json_safe(payload), handle, indent=1)
     written.append(path)
-    out.write(f"Suggested learning rate for {optimizer_spec.label} with {loss_spec.label}: "
-              f"{report.fmt(result.suggestion, 3)}\n")
+    if result.reliable:
+        out.write(f"Suggested learning rate for {optimizer_spec.label} with {loss_spec.label}: "
+                  f"{report.fmt(result.suggestion, 3)}\n")
+    else:
+        out.write(f"No reliable learning rate for {optimizer_spec.label} with "
+                  f"{loss_spec.label}: {result.reason}\n")
+        sys.stderr.write(f"warning: the range test is unreliable: {result.reason}\n")
     for method, value in dict(result.suggestions).items():
-        out.write(f"  {method:<12} {report.fmt(value, 3)}\n")
+        text = report.fmt(value, 3) if value == value else "none"
+        out.write(f"  {method:<12} {text}\n")
+    out.write(f"  the loss started to rise at {report.fmt(result.rise_lr, 3)}"
+              f"{' (the test stopped: the loss diverged)' if result.diverged else ''}\n")
     out.write(f"Wrote {', '.join(written)}\n")
-    return 0
-
+    # A range test that cannot suggest a rate has failed at its job: exit 1 (like a
+    # failed run), so a script does not go on with a rate from it.
+    return 0 if result.reliable else common.EXIT_RUNS_FAILED
 
 
 def _failed(args, dataset, loss_spec, optimizer_spec, error, out):

@@ -8,22 +8,35 @@ exactly. The suggestions are computed from the smoothed curve.
 """
 
 import math
+import warnings
 
 import keras
 import numpy as np
 
 from keras_lossopt import _checks, _keras_compat
+from keras_lossopt.doctor._curves import RunningMeanRecovery, smooth_losses
 from keras_lossopt.doctor.checker import _to_numpy
 
 __all__ = [
     "LRFinder",
     "LRFinderResult",
+    "LRFinderWarning",
     "find_learning_rate",
     "suggest_learning_rates",
     "smooth_losses",
 ]
 
 METHODS = ("valley", "steep", "minimum")
+# The default suggestion, chosen from benchmarks/lr_finder_accuracy.py (6 data sets x
+# Adam/SGD x 2 seeds against swept short-training learning rates; benchmarks/README.md):
+# "minimum" landed within 3x of the best swept rate in 14/24 runs and within 10x in
+# 20/24, "valley" in 7/24 and 17/24 (the smoothing lags the curve, so the valley sits
+# early), "steep" in 7/24 and 16/24 (start-up noise on the flat part).
+DEFAULT_METHOD = "minimum"
+
+
+class LRFinderWarning(UserWarning):
+    """The range test gives no trustworthy suggestion (see `LRFinderResult.reason`)."""
 
 
 # --- Pure functions on the recorded curve ----------------------------------------------
@@ -35,20 +48,6 @@ def exponential_lrs(start_lr, end_lr, num_steps):
         return np.array([float(start_lr)])
     i = np.arange(num_steps, dtype="float64")
     return start_lr * (end_lr / start_lr) ** (i / (num_steps - 1))
-
-
-def smooth_losses(raw_losses, beta=0.98):
-    """Debiased exponential moving average: `avg_i / (1 - beta ** (i + 1))`.
-
-    `avg_i = beta * avg_{i-1} + (1 - beta) * loss_i`, `avg_{-1} = 0` (Adam's bias
-    correction; fastai's `Recorder`).
-    """
-    out = np.empty(len(raw_losses), dtype="float64")
-    avg = 0.0
-    for i, loss in enumerate(raw_losses):
-        avg = beta * avg + (1.0 - beta) * float(loss)
-        out[i] = avg / (1.0 - beta ** (i + 1))
-    return out
 
 
 def _valley_index(losses):
@@ -76,10 +75,11 @@ def suggest_learning_rates(lrs, losses, skip_start=None, skip_end=None):
     """The three suggestions from a smoothed range-test curve.
 
     - "valley": the point halfway into the middle third of the longest valley
-      (longest decreasing run, allowing bumps) of the curve — the default;
+      (longest decreasing run, allowing bumps) of the curve;
     - "steep": the learning rate where the loss falls fastest (most negative
       d loss / d log lr);
-    - "minimum": the learning rate of the lowest loss, divided by 10.
+    - "minimum": the learning rate of the lowest loss, divided by 10 (the
+      `LRFinderResult` default, `DEFAULT_METHOD`).
 
     The first `skip_start` (default: 10% of the points) and last `skip_end`
     (default: 5) points are left out, as are non-finite losses.
@@ -118,20 +118,85 @@ def suggest_learning_rates(lrs, losses, skip_start=None, skip_end=None):
     }
 
 
+def rise_index(losses):
+    """Index of the smoothed curve's lowest finite point: where the loss starts to rise.
+
+    No suggestion may lie at or beyond it. -1 when no point is finite.
+    """
+    losses = np.asarray(losses, dtype="float64")
+    finite = np.isfinite(losses)
+    if not finite.any():
+        return -1
+    return int(np.argmin(np.where(finite, losses, np.inf)))
+
+
+def reliability(lrs, losses, min_points=5, min_drop=0.05):
+    """`(reliable, reason)` of a smoothed range-test curve.
+
+    Unreliable when the loss is lowest within the first `min_points` points and
+    then rises by more than `min_drop` (the range starts too high: the curve has no
+    falling part to read), or when it never falls `min_drop` (a fraction of the
+    first loss) below its start (the range is too low, or the model does not learn).
+    """
+    lrs = np.asarray(lrs, dtype="float64")
+    losses = np.asarray(losses, dtype="float64")
+    rise = rise_index(losses)
+    if rise < 0:
+        return False, "no finite loss was recorded."
+    start = losses[np.isfinite(losses)][0]
+    peak_after = np.nanmax(np.where(np.isfinite(losses), losses, np.inf)[rise:])
+    rose = peak_after - losses[rise] > min_drop * max(abs(losses[rise]), 1e-12)
+    if rise < min_points and rose:
+        return False, (
+            f"the loss rose from the start of the range: it was lowest at {lrs[rise]:.3g} "
+            f"(point {rise + 1} of {len(losses)}), so no tested rate is safe; "
+            f"rerun with a start_lr well below {lrs[0]:.3g}.")
+    drop = (start - losses[rise]) / max(abs(start), 1e-12)
+    if drop < min_drop:
+        return False, (
+            f"the loss never fell more than {min_drop:.0%} below its start ({drop:.1%} "
+            f"at best) between {lrs[0]:.3g} and {lrs[-1]:.3g}; widen the range or check "
+            "that the model learns.")
+    return True, None
+
+
+def _suggest_below_rise(lrs, losses, rise, skip_start, skip_end):
+    """`suggest_learning_rates` on the curve before `rise`; "minimum" = lrs[rise] / 10."""
+    if rise < 2:
+        return {m: float("nan") for m in METHODS}
+    n = len(losses)
+    if skip_start is None:
+        skip_start = n // 10
+    skip_start = min(skip_start, max(rise - 2, 0))
+    # The points past the rise (the blow-up skip_end guards against) are cut already.
+    out = suggest_learning_rates(lrs[:rise], losses[:rise], skip_start, 0)
+    out["minimum"] = float(lrs[rise]) / 10.0
+    return out
+
+
 class LRFinderResult:
     """What the learning-rate range test measured, and its suggestions.
+
+    Every suggestion lies below `rise_lr`, the learning rate at which the smoothed
+    loss was lowest and started to rise: "valley" and "steep" are read from the
+    curve before that point, "minimum" is `rise_lr / 10`. When the curve has no
+    falling part to read (see `reliability`), `reliable` is False, `reason` says
+    why, and every suggestion is NaN if no point lies before the rise.
 
     Attributes:
         lrs: learning rate of each recorded step (numpy array).
         losses: debiased-EMA smoothed losses.
         raw_losses: the batch losses.
-        suggestions: `{"valley": lr, "steep": lr, "minimum": lr}` (`minimum` is
-            the learning rate of the lowest loss divided by 10).
-        suggestion: the suggestion of `method` ("valley" unless asked otherwise).
+        suggestions: `{"valley": lr, "steep": lr, "minimum": lr}`.
+        suggestion: the suggestion of `method` (`DEFAULT_METHOD` unless asked
+            otherwise).
         diverged: whether the test stopped early because the loss blew up.
+        rise_lr: the learning rate where the smoothed loss started to rise.
+        reliable: whether the curve supports a suggestion.
+        reason: why not (None when reliable).
     """
 
-    def __init__(self, lrs, raw_losses, beta=0.98, method="valley", diverged=False,
+    def __init__(self, lrs, raw_losses, beta=0.98, method=DEFAULT_METHOD, diverged=False,
                  skip_start=None, skip_end=None):
         _checks.check_choice("method", method, METHODS)
         self.lrs = np.asarray(lrs, dtype="float64")
@@ -139,8 +204,15 @@ class LRFinderResult:
         self.losses = smooth_losses(self.raw_losses, beta)
         self.method = method
         self.diverged = bool(diverged)
-        self.suggestions = suggest_learning_rates(self.lrs, self.losses, skip_start, skip_end)
+        rise = rise_index(self.losses)
+        self.rise_lr = float(self.lrs[rise]) if rise >= 0 else float("nan")
+        self.reliable, self.reason = reliability(self.lrs, self.losses)
+        self.suggestions = _suggest_below_rise(self.lrs, self.losses, rise, skip_start,
+                                               skip_end)
         self.suggestion = self.suggestions[method]
+        # The range asked for (the test may stop early); the plot shows all of it.
+        self.planned_range = (float(self.lrs[0]), float(self.lrs[-1])) if len(self.lrs) \
+            else (float("nan"), float("nan"))
 
     @property
     def num_steps(self):
@@ -155,23 +227,32 @@ class LRFinderResult:
     def to_dict(self):
         """JSON-serializable summary."""
 
-        def clean(values):
-            return [float(v) if np.isfinite(v) else None for v in values]
+        def number(v):
+            return float(v) if np.isfinite(v) else None
 
         return {
-            "lrs": clean(self.lrs),
-            "losses": clean(self.losses),
-            "raw_losses": clean(self.raw_losses),
-            "suggestion": self.suggestion,
-            "suggestions": dict(self.suggestions),
+            "lrs": [number(v) for v in self.lrs],
+            "losses": [number(v) for v in self.losses],
+            "raw_losses": [number(v) for v in self.raw_losses],
+            "suggestion": number(self.suggestion),
+            "suggestions": {k: number(v) for k, v in self.suggestions.items()},
             "method": self.method,
             "diverged": self.diverged,
+            "reliable": self.reliable,
+            "reason": self.reason,
+            "rise_lr": number(self.rise_lr),
         }
+
+    def warn_if_unreliable(self, stacklevel=3):
+        """Issues an `LRFinderWarning` with the reason when the result is unreliable."""
+        if not self.reliable:
+            warnings.warn(f"The learning-rate range test gives no reliable suggestion: "
+                          f"{self.reason}", LRFinderWarning, stacklevel=stacklevel)
 
     def __repr__(self):
         sug = ", ".join(f"{k}={v:.3g}" for k, v in self.suggestions.items())
         return (f"LRFinderResult(steps={self.num_steps}, suggestion={self.suggestion:.3g}, "
-                f"{sug}, diverged={self.diverged})")
+                f"{sug}, diverged={self.diverged}, reliable={self.reliable})")
 
 
 # --- Driving an optimizer's learning rate ----------------------------------------------
@@ -268,9 +349,11 @@ class _RangeTest:
 
     def result(self, method, skip_start=None, skip_end=None):
         n = len(self.raw)
-        return LRFinderResult(self.lrs[:n], self.raw, beta=self.beta, method=method,
-                              diverged=self.diverged, skip_start=skip_start,
-                              skip_end=skip_end)
+        result = LRFinderResult(self.lrs[:n], self.raw, beta=self.beta, method=method,
+                                diverged=self.diverged, skip_start=skip_start,
+                                skip_end=skip_end)
+        result.planned_range = (self.start_lr, self.end_lr)
+        return result
 
 
 def _check_args(start_lr, end_lr, num_steps, smoothing, diverge_factor, method):
@@ -310,7 +393,7 @@ class LRFinder(keras.callbacks.Callback):
         smoothing: EMA factor `beta` of the loss smoothing. Defaults to `0.98`.
         diverge_factor: stop when the smoothed loss exceeds this times the best.
             Defaults to `4.0`.
-        method: which suggestion `result.suggestion` is. Defaults to `"valley"`.
+        method: which suggestion `result.suggestion` is. Defaults to `"minimum"`.
         restore: restore weights and optimizer state at the end. Defaults to `True`.
         stop_on_divergence: stop training on divergence. Defaults to `True`.
 
@@ -327,7 +410,7 @@ class LRFinder(keras.callbacks.Callback):
     """
 
     def __init__(self, start_lr=1e-7, end_lr=10.0, num_steps=100, smoothing=0.98,
-                 diverge_factor=4.0, method="valley", restore=True, stop_on_divergence=True):
+                 diverge_factor=4.0, method=DEFAULT_METHOD, restore=True, stop_on_divergence=True):
         super().__init__()
         self.num_steps = _check_args(start_lr, end_lr, num_steps, smoothing,
                                      diverge_factor, method)
@@ -342,10 +425,11 @@ class LRFinder(keras.callbacks.Callback):
                                 self.diverge_factor, self.stop_on_divergence)
         self._state = _State(self.model) if self.restore else None
         self._test.begin(self.model)
+        self._recovery = RunningMeanRecovery()
         self._done = False
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._prev_mean, self._prev_count = 0.0, 0
+        self._recovery.reset()
 
     def on_train_batch_begin(self, batch, logs=None):
         if not self._done:
@@ -354,10 +438,7 @@ class LRFinder(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self._done or not logs or "loss" not in logs:
             return
-        mean, count = float(logs["loss"]), batch + 1
-        steps = max(count - self._prev_count, 1)
-        loss = (count * mean - self._prev_count * self._prev_mean) / steps
-        self._prev_mean, self._prev_count = mean, count
+        loss = self._recovery.add(batch + 1, float(logs["loss"]))
         if self._test.record(loss):
             self._done = True
             self.model.stop_training = True
@@ -367,6 +448,7 @@ class LRFinder(keras.callbacks.Callback):
         if self._state is not None:
             self._state.restore()
         self.result = self._test.result(self.method)
+        self.result.warn_if_unreliable()
 
 
 # --- The function ----------------------------------------------------------------------
@@ -425,7 +507,7 @@ def _split(item):
 
 
 def find_learning_rate(model, x, y=None, batch_size=32, start_lr=1e-7, end_lr=10.0,
-                       num_steps=100, smoothing=0.98, diverge_factor=4.0, method="valley",
+                       num_steps=100, smoothing=0.98, diverge_factor=4.0, method=DEFAULT_METHOD,
                        sample_weight=None, shuffle=True, seed=None, stop_on_divergence=True,
                        skip_start=None, skip_end=None):
     """Learning-rate range test: suggests a learning rate for a compiled model.
@@ -437,7 +519,7 @@ def find_learning_rate(model, x, y=None, batch_size=32, start_lr=1e-7, end_lr=10
     The model's variables and the optimizer's state (moments, iteration count,
     learning rate) are then restored exactly: the model is unchanged.
 
-    Pick the suggestion (the "valley" by default), or read the curve: a good
+    Pick the suggestion ("minimum" by default: see `DEFAULT_METHOD`), or read the curve: a good
     learning rate lies where the loss is still falling steeply, about ten times
     below the point where it blows up. Works with every optimizer that has a
     learning rate (a schedule is replaced during the test and put back) and on
@@ -460,7 +542,7 @@ def find_learning_rate(model, x, y=None, batch_size=32, start_lr=1e-7, end_lr=10
         smoothing: the EMA factor. Defaults to `0.98`.
         diverge_factor: divergence threshold. Defaults to `4.0`.
         method: which suggestion is `.suggestion`: `"valley"`, `"steep"` or
-            `"minimum"` (lowest loss / 10). Defaults to `"valley"`.
+            `"minimum"` (lowest loss / 10). Defaults to `"minimum"`.
         sample_weight: per-sample weights for array inputs. Defaults to `None`.
         shuffle: shuffle array inputs each pass. Defaults to `True`.
         seed: seed of the shuffling. Defaults to `None`.
@@ -526,4 +608,6 @@ def find_learning_rate(model, x, y=None, batch_size=32, start_lr=1e-7, end_lr=10
         model.stop_training = False
         if history is not None:
             model.history = history
-    return test.result(method, skip_start, skip_end)
+    result = test.result(method, skip_start, skip_end)
+    result.warn_if_unreliable()
+    return result

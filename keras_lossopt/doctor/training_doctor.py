@@ -5,10 +5,15 @@
 `DoctorReport`. Both work on every backend: the callback only reads the logs
 Keras already computes.
 
-Verdict codes (most important first): "diverged" (fatal), "lr_too_high"
-(oscillating with no downward trend), "overfitting", "lr_too_low" (barely
-moving), "plateau_high" (flat at a high value), "converged" (flat at a low
-value), "healthy" (still improving), "insufficient_data".
+Verdict codes (most important first), one rule each in `RULES`: "diverged" (fatal:
+NaN, or the loss `explode_factor` times the loss before any update), "insufficient_data",
+"lr_too_high" (oscillating with no downward trend), "overfitting" (validation loss
+rising), "generalization_gap" (training loss near zero, validation many times
+higher), "no_better_than_chance" (validation loss not below the chance level, or
+accuracy at the majority class), then one of "lr_too_low" (barely moving),
+"plateau_high" (flat at a high value), "converged" (flat at a low value), "healthy"
+(still improving). Adding a verdict is one rule function plus its row in `RULES`
+(see CONTRIBUTING.md).
 """
 
 import dataclasses
@@ -19,12 +24,10 @@ import keras
 import numpy as np
 
 from keras_lossopt import _checks, _keras_compat
+from keras_lossopt.doctor import _curves
 
 __all__ = ["DoctorReport", "TrainingDoctor", "Verdict", "diagnose"]
 
-CODES = ("diverged", "lr_too_high", "overfitting", "lr_too_low", "plateau_high",
-         "converged", "healthy", "insufficient_data")
-_PRIORITY = {code: i for i, code in enumerate(CODES)}
 SEVERITIES = ("info", "warning", "fatal")
 
 
@@ -62,9 +65,12 @@ def _json_number(value):
 class DoctorReport:
     """What the doctor concluded: `verdicts`, the `primary` code and the history."""
 
-    def __init__(self, verdicts, history=None):
+    def __init__(self, verdicts, history=None, context=None):
         self.verdicts = sorted(verdicts, key=lambda v: _PRIORITY.get(v.code, len(CODES)))
         self.history = dict(history or {})
+        # What the run was measured against: the loss before any update, the chance
+        # levels and the majority-class accuracy (None when unknown).
+        self.context = dict(context or {})
 
     @property
     def primary(self):
@@ -96,6 +102,7 @@ class DoctorReport:
             "history": {
                 k: [_json_number(float(x)) for x in v] for k, v in self.history.items()
             },
+            "context": {k: _json_number(v) for k, v in self.context.items()},
         }
 
     def to_json(self, **kwargs):
@@ -128,7 +135,7 @@ def _fmt(value):
     return str(value)
 
 
-# --- The diagnosis ---------------------------------------------------------------------
+# --- The evidence ----------------------------------------------------------------------
 
 
 @dataclasses.dataclass
@@ -156,6 +163,14 @@ class Thresholds:
         overfit_patience: epochs since the validation minimum needed.
         still_weights: relative weight change below this -> the optimizer
             barely moved the weights.
+        gap_train: training loss at or below this fraction of its start (or of the
+            chance level when known: "near zero") ...
+        gap_ratio: ... and validation loss at least this many times the training
+            loss -> "generalization_gap".
+        chance_margin: a validation loss above `(1 - chance_margin)` times the
+            chance level (the loss of the best constant prediction) is "no better
+            than chance"; so is an accuracy at or below the majority class's
+            frequency plus `chance_margin / 10`.
     """
 
     min_points: int = 8
@@ -170,6 +185,9 @@ class Thresholds:
     overfit_rise: float = 0.05
     overfit_patience: int = 2
     still_weights: float = 1e-3
+    gap_train: float = 0.05
+    gap_ratio: float = 5.0
+    chance_margin: float = 0.02
 
 
 def _median(values):
@@ -177,10 +195,346 @@ def _median(values):
     return float(np.median(values)) if values.size else float("nan")
 
 
+def _array(values):
+    return np.asarray(values if values is not None else [], dtype="float64").ravel()
+
+
+@dataclasses.dataclass
+class Evidence:
+    """The numbers every rule reads, computed once from the history (see `diagnose`)."""
+
+    t: Thresholds
+    epochs: np.ndarray
+    val: np.ndarray
+    batches: np.ndarray
+    fine: np.ndarray  # the finest curve: batch losses when enough, else epoch losses
+    fine_unit: str
+    trend: np.ndarray  # the curve the trend is read from: epochs when enough
+    unit: str
+    initial: float  # the loss before any update (measured, or the first point)
+    initial_measured: bool
+    lr_text: str
+    baseline: float  # chance level of the training loss (None when unknown)
+    val_baseline: float  # chance level of the validation loss (None when unknown)
+    val_accuracy: np.ndarray
+    majority: float  # accuracy of always predicting the majority class (None if unknown)
+    weight_change: float
+    numbers: dict = dataclasses.field(default_factory=dict)  # the shared trend evidence
+
+    @property
+    def enough(self):
+        return self.trend.size >= (self.t.min_epochs if self.trend is self.epochs
+                                   else self.t.min_points)
+
+
+def _evidence(loss, val_loss, batch_loss, learning_rate, baseline_loss, weight_change,
+              thresholds, initial_loss, val_baseline_loss, val_accuracy, majority_accuracy):
+    t = thresholds or Thresholds()
+    epochs, val, batches = _array(loss), _array(val_loss), _array(batch_loss)
+    # The finest curve: batch losses when there are enough of them (a run stopped
+    # after a few batches still shows its divergence), else epoch losses.
+    fine = batches if batches.size >= min(t.min_points, max(2, epochs.size + 1)) else epochs
+    if epochs.size >= t.min_epochs:
+        trend, unit = epochs, "epoch"
+    elif batches.size >= t.min_points:
+        trend, unit = batches, "step"
+    else:
+        trend, unit = epochs, "epoch"
+    measured = initial_loss is not None and math.isfinite(initial_loss)
+    first = float(fine[0]) if fine.size else float("nan")
+    ev = Evidence(
+        t=t, epochs=epochs, val=val, batches=batches, fine=fine,
+        fine_unit="step" if fine is batches else "epoch", trend=trend, unit=unit,
+        initial=float(initial_loss) if measured else first, initial_measured=measured,
+        lr_text=f" (now {learning_rate:.3g})" if learning_rate else "",
+        baseline=baseline_loss, val_baseline=(val_baseline_loss if val_baseline_loss
+                                              is not None else baseline_loss),
+        val_accuracy=_array(val_accuracy), majority=majority_accuracy,
+        weight_change=weight_change)
+    if ev.enough and np.all(np.isfinite(np.concatenate([epochs, batches, val]))):
+        ev.numbers = _trend_numbers(ev)
+    return ev
+
+
+def _trend_numbers(ev):
+    """Drop from the start, oscillation, flatness of the last third, and their inputs."""
+    trend, fine = ev.trend, ev.fine
+    n, n_fine = trend.size, fine.size
+    w = 1 if trend is ev.epochs else max(1, n // 10)
+    # With a measured initial loss the trend starts before the first update (an
+    # exploded first epoch is then seen as the jump it is).
+    start = ev.initial if ev.initial_measured else _median(trend[:w])
+    recent = _median(trend[-w:])
+    scale = max(abs(start), 1e-12)
+    tail = fine[-max(3, n_fine // 2):]
+    level = _median(tail)
+    # Decrease over the last third, relative to the start; and the pace of the
+    # last third against the first third (1 = steady, 0 = flattened).
+    wt = 1 if trend is ev.epochs else max(1, n // 6)
+    a, b = n // 3, n - 1 - n // 3
+    first_third = (start - _median(trend[max(0, a - wt + 1):a + 1])) / scale
+    tail_change = (_median(trend[max(0, b - wt + 1):b + 1]) - recent) / scale
+    numbers = {
+        "start_loss": start, "recent_loss": recent, "drop": (start - recent) / scale,
+        "oscillation": _median(np.abs(np.diff(tail))) / max(abs(level), 1e-12),
+        "tail_change": tail_change, f"{ev.unit}s": n, "initial_loss": ev.initial,
+        "level": level, "spike": float(np.max(fine)) / max(abs(ev.initial), 1e-12),
+        "fine_drop": (ev.initial - level) / max(abs(ev.initial), 1e-12),
+        "steady": bool(first_third > 0 and tail_change > 0.5 * first_third),
+    }
+    if ev.weight_change is not None:
+        numbers["weight_change"] = float(ev.weight_change)
+    return numbers
+
+
+def _shown(ev, *extra):
+    """The shared trend evidence a verdict quotes (internal flags left out)."""
+    shown = {k: v for k, v in ev.numbers.items() if k not in ("fine_drop", "steady")}
+    for item in extra:
+        shown.update(item)
+    return shown
+
+
+# --- The rules -------------------------------------------------------------------------
+# Each rule reads the Evidence and returns (message, evidence, advice) or None. The
+# table below is the doctor: its order is the verdicts' priority and it defines the
+# verdict codes. A "final" rule ends the diagnosis when it fires; the "trend" rules
+# (what the training curve alone says) are tried only when no earlier rule fired, and
+# the first that fires is the verdict.
+
+
+def nonfinite(ev):
+    """The loss became NaN or infinite anywhere (train, validation, batches)."""
+    values = np.concatenate([ev.epochs, ev.batches, ev.val])
+    if np.all(np.isfinite(values)):
+        return None
+    series = ev.fine if ev.fine.size else values
+    bad = np.flatnonzero(~np.isfinite(series))
+    first = int(bad[0]) if bad.size else -1
+    finite = series[np.isfinite(series)]
+    return (
+        f"The loss became NaN or infinite (first at {ev.fine_unit} {first + 1})."
+        if bad.size else "The loss became NaN or infinite.",
+        {f"first_nonfinite_{ev.fine_unit}": first + 1,
+         "last_finite_loss": float(finite[-1]) if finite.size else float("nan")},
+        f"Lower the learning rate by 10x{ev.lr_text} or run keras_lossopt.find_learning_rate; "
+        "clipnorm=1.0 also guards against exploding gradients.")
+
+
+def exploded(ev):
+    """The recent loss is `explode_factor` times the loss before any update."""
+    fine, initial = ev.fine, ev.initial
+    if fine.size < (1 if ev.initial_measured else 2) or not initial > 0:
+        return None
+    latest = _median(fine[-max(1, fine.size // 10):])
+    if not latest > ev.t.explode_factor * initial:
+        return None
+    start_name = "before any update" if ev.initial_measured else "at its start"
+    return (
+        f"The loss exploded from {initial:.4g} ({start_name}) to {latest:.4g} "
+        f"({latest / initial:.1f}x).",
+        {"start_loss": initial, "recent_loss": latest, "max_loss": float(fine.max()),
+         "ratio": latest / initial, "initial_measured": ev.initial_measured},
+        f"Lower the learning rate by 10x{ev.lr_text} or run keras_lossopt.find_learning_rate.")
+
+
+def insufficient(ev):
+    """Too few loss points to read a trend."""
+    if ev.enough:
+        return None
+    n = ev.trend.size
+    return (f"Only {n} loss points were recorded; the doctor needs at least "
+            f"{ev.t.min_points}.",
+            {"points": n, "needed": ev.t.min_points},
+            "Train for more steps or epochs before asking for a diagnosis.")
+
+
+def oscillating(ev):
+    """No downward trend from the initial loss, and an oscillating or spiking curve."""
+    x, t = ev.numbers, ev.t
+    if not (x["fine_drop"] < t.trend_drop
+            and (x["oscillation"] > t.oscillation or x["spike"] > t.spike_factor)):
+        return None
+    unit = ev.fine_unit
+    return (
+        f"The loss oscillates (typical {unit}-to-{unit} change {x['oscillation']:.0%} of "
+        f"its level, peak {x['spike']:.1f}x the start) with no downward trend "
+        f"({-x['fine_drop']:+.0%} from its start).",
+        _shown(ev),
+        f"Lower the learning rate by 3-10x{ev.lr_text} (keras_lossopt.find_learning_rate "
+        "suggests one), or use a larger batch.")
+
+
+def overfitting(ev):
+    """Validation loss rose `overfit_rise` above its minimum while training loss fell."""
+    val, epochs, t = ev.val, ev.epochs, ev.t
+    if not (val.size >= 3 and epochs.size == val.size):
+        return None
+    best = int(np.argmin(val))
+    rise = (val[-1] - val[best]) / max(abs(val[best]), 1e-12)
+    train_fall = (epochs[best] - epochs[-1]) / max(abs(epochs[best]), 1e-12)
+    if not (best <= val.size - 1 - t.overfit_patience and rise > t.overfit_rise
+            and train_fall > 0):
+        return None
+    return (
+        f"Validation loss rose {rise:.0%} above its minimum (epoch {best + 1}) "
+        f"while training loss kept falling ({train_fall:.0%} lower).",
+        {"best_val_epoch": best + 1, "best_val_loss": float(val[best]),
+         "final_val_loss": float(val[-1]), "val_rise": rise, "train_fall": train_fall},
+        f"Use the weights of epoch {best + 1} (EarlyStopping(restore_best_weights=True)), "
+        "add regularization (dropout, weight decay) or more data.")
+
+
+def generalization_gap(ev):
+    """Training loss near zero, validation loss `gap_ratio` times higher."""
+    val, epochs, t = ev.val, ev.epochs, ev.t
+    if not (val.size and epochs.size == val.size):
+        return None
+    train, final_val = float(epochs[-1]), float(val[-1])
+    reference = ev.baseline if ev.baseline else ev.numbers["start_loss"]
+    near_zero = train <= t.gap_train * abs(reference)
+    if not (near_zero and final_val >= t.gap_ratio * max(train, 1e-12)
+            and final_val - train > t.gap_train * abs(reference)):
+        return None
+    return (
+        f"The training loss is near zero ({train:.3g}, {train / abs(reference):.1%} of "
+        f"{'the chance level' if ev.baseline else 'its start'}) while the validation loss "
+        f"is {final_val / max(train, 1e-12):.0f}x higher ({final_val:.3g}): the model "
+        "memorizes the training set.",
+        {"train_loss": train, "val_loss": final_val, "gap_ratio": final_val / max(train, 1e-12),
+         "reference_loss": reference},
+        "Add regularization (dropout, weight decay, data augmentation), use a smaller model "
+        "or more data; stop at the best validation epoch (EarlyStopping).")
+
+
+def chance_level(ev):
+    """Validation loss no better than the best constant prediction, or accuracy at or
+    below the majority class. (A training loss at the chance level is "plateau_high",
+    whose reference is the chance level.)"""
+    t = ev.t
+    findings, numbers = [], {}
+    if ev.val.size and ev.val_baseline:
+        val = float(ev.val[-1])
+        numbers.update(val_loss=val, chance_loss=float(ev.val_baseline),
+                       val_vs_chance=val / ev.val_baseline)
+        if val > (1.0 - t.chance_margin) * ev.val_baseline:
+            findings.append(f"the validation loss {val:.4g} is not below the chance level "
+                            f"{ev.val_baseline:.4g} (the loss of always predicting the "
+                            "class frequencies or the target mean)")
+    if ev.val_accuracy.size and ev.majority is not None:
+        accuracy = float(ev.val_accuracy[-1])
+        numbers.update(val_accuracy=accuracy, majority_accuracy=ev.majority)
+        if accuracy <= ev.majority + t.chance_margin / 10:
+            findings.append(f"the validation accuracy {accuracy:.1%} is at or below the "
+                            f"majority class's share {ev.majority:.1%}")
+    if not findings:
+        return None
+    text = "; ".join(findings)
+    return (text[0].upper() + text[1:] + ": the model has learned nothing a constant "
+            "guess does not know.",
+            numbers,
+            "Check that the inputs carry signal and line up with the labels (shuffling, "
+            "preprocessing), that the loss fits the task, then the learning rate "
+            f"{ev.lr_text.strip()} and the model's capacity.")
+
+
+def _judged(ev):
+    # A batch curve must be long enough for its tail to say "flat" through the noise.
+    return ev.trend is ev.epochs or ev.trend.size >= 3 * ev.t.min_points
+
+
+def _reference(ev):
+    return ev.baseline if ev.baseline is not None else ev.initial
+
+
+def lr_too_low(ev):
+    """The loss barely moved (and the weights barely moved, or the decline is steady)."""
+    x, t = ev.numbers, ev.t
+    still = ev.weight_change is not None and ev.weight_change < t.still_weights
+    if not (x["drop"] < t.low_drop and (still or x["steady"])):
+        return None
+    n, unit = x[f"{ev.unit}s"], ev.unit
+    return (
+        f"The loss barely moved in {n} {unit}s ({x['drop']:.1%} below its start "
+        f"{x['start_loss']:.4g})" + (f" and the weights changed by only {ev.weight_change:.1e}."
+                                     if ev.weight_change is not None else "."),
+        _shown(ev),
+        f"Raise the learning rate by 10x{ev.lr_text} or run keras_lossopt.find_learning_rate; "
+        "if it still does not move, check that gradients reach the weights.")
+
+
+def plateau_high(ev):
+    """Flat (or barely moved) at more than `high` times the reference loss."""
+    x, t = ev.numbers, ev.t
+    flat = _judged(ev) and x["tail_change"] < t.flat
+    reference = _reference(ev)
+    if not ((flat or (x["drop"] < t.low_drop and _judged(ev)))
+            and x["recent_loss"] > t.high * reference):
+        return None
+    return (
+        f"The loss flattened at {x['recent_loss']:.4g}, still "
+        f"{x['recent_loss'] / reference:.0%} of the reference {reference:.4g}"
+        + (" (chance level)." if ev.baseline is not None else "."),
+        _shown(ev, {"reference_loss": reference}),
+        "Try a learning-rate schedule (ReduceLROnPlateau or a cosine decay) or a model "
+        "with more capacity, and check that the inputs carry signal.")
+
+
+def converged(ev):
+    """Flat at a low value."""
+    x = ev.numbers
+    if not (_judged(ev) and x["tail_change"] < ev.t.flat):
+        return None
+    return (f"The loss flattened at {x['recent_loss']:.4g} ({x['drop']:.0%} below its "
+            "start).",
+            _shown(ev),
+            "Training is done: stop here (EarlyStopping) or lower the learning rate to "
+            "fine-tune.")
+
+
+def healthy(ev):
+    """Still improving (what is left when nothing else fired)."""
+    x = ev.numbers
+    return (f"The loss is still falling ({x['drop']:.0%} below its start, "
+            f"{x['tail_change']:.1%} of it over the last third).",
+            _shown(ev),
+            "Keep training: more epochs should lower the loss further.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """One verdict: its code, severity, the check and how it combines with others."""
+
+    code: str
+    severity: str
+    check: object  # Evidence -> (message, evidence, advice) or None
+    final: bool = False  # a fired final rule ends the diagnosis
+    trend: bool = False  # one of the mutually exclusive training-curve verdicts
+
+
+RULES = (
+    Rule("diverged", "fatal", nonfinite, final=True),
+    Rule("diverged", "fatal", exploded, final=True),
+    Rule("insufficient_data", "info", insufficient, final=True),
+    Rule("lr_too_high", "warning", oscillating),
+    Rule("overfitting", "warning", overfitting),
+    Rule("generalization_gap", "warning", generalization_gap),
+    Rule("no_better_than_chance", "warning", chance_level),
+    Rule("lr_too_low", "warning", lr_too_low, trend=True),
+    Rule("plateau_high", "warning", plateau_high, trend=True),
+    Rule("converged", "info", converged, trend=True),
+    Rule("healthy", "info", healthy, trend=True),
+)
+CODES = tuple(dict.fromkeys(rule.code for rule in RULES))
+_PRIORITY = {code: i for i, code in enumerate(CODES)}
+
+
 def diagnose(loss, val_loss=None, batch_loss=None, learning_rate=None, baseline_loss=None,
-             weight_change=None, thresholds=None):
+             weight_change=None, thresholds=None, *, initial_loss=None,
+             val_baseline_loss=None, val_accuracy=None, majority_accuracy=None):
     """Diagnoses a training run from its loss history.
 
+    Runs the rules of `RULES` in order (see the module docstring for the codes).
     The trend (drop from the start, flatness of the last third) is read from the
     epoch losses when there are at least 3 of them (they average out minibatch
     noise), otherwise from the batch losses; oscillation and divergence are read
@@ -193,13 +547,23 @@ def diagnose(loss, val_loss=None, batch_loss=None, learning_rate=None, baseline_
         batch_loss: training loss per batch. Defaults to `None`.
         learning_rate: the learning rate used (quoted in the advice). Defaults
             to `None`.
-        baseline_loss: a reference "high" loss, e.g. the chance-level cross-
-            entropy ln(K). Defaults to `None` (the initial loss).
+        baseline_loss: the chance level of the training loss: the loss of the
+            best constant prediction (`TrainingDoctor` computes it from the
+            labels). Defaults to `None` (unknown; the initial loss is the
+            reference "high" loss).
         weight_change: relative change of the weights over the run,
             `||w_end - w_start|| / ||w_start||` (the callback measures it); it
             separates "the optimizer barely moved" (learning rate too low) from
             "it moved but the loss stayed high" (plateau). Defaults to `None`.
         thresholds: a `Thresholds` instance. Defaults to `None` (the defaults).
+        initial_loss: the loss before any update (the callback measures it on
+            the first training samples). Defaults to `None` (the first recorded
+            loss, which is already an epoch's mean when only epochs are logged).
+        val_baseline_loss: the chance level of the validation loss. Defaults to
+            `None` (`baseline_loss`).
+        val_accuracy: validation accuracy per epoch. Defaults to `None`.
+        majority_accuracy: the accuracy of always predicting the most frequent
+            class. Defaults to `None`.
 
     Returns:
         A `DoctorReport`.
@@ -211,193 +575,61 @@ def diagnose(loss, val_loss=None, batch_loss=None, learning_rate=None, baseline_
     'converged'
     >>> diagnose([1.0, 1.5, 30.0, float("nan")]).primary
     'diverged'
+    >>> diagnose([2.5, 2.4, 2.45, 2.4], initial_loss=0.7).primary  # epoch 1 exploded
+    'diverged'
     """
-    t = thresholds or Thresholds()
-    epochs = np.asarray(loss if loss is not None else [], dtype="float64").ravel()
-    val = np.asarray(val_loss if val_loss is not None else [], dtype="float64").ravel()
-    batches = np.asarray(batch_loss if batch_loss is not None else [], dtype="float64").ravel()
-    history = {"loss": epochs, "val_loss": val, "batch_loss": batches}
-    # The finest curve: batch losses when there are enough of them (a run stopped
-    # after a few batches still shows its divergence), else epoch losses.
-    fine = batches if batches.size >= min(t.min_points, max(2, epochs.size + 1)) else epochs
-    if epochs.size >= t.min_epochs:
-        trend, unit = epochs, "epoch"
-    elif batches.size >= t.min_points:
-        trend, unit = batches, "step"
-    else:
-        trend, unit = epochs, "epoch"
-    fine_unit = "step" if fine is batches else "epoch"
-    lr_text = f" (now {learning_rate:.3g})" if learning_rate else ""
+    ev = _evidence(loss, val_loss, batch_loss, learning_rate, baseline_loss, weight_change,
+                   thresholds, initial_loss, val_baseline_loss, val_accuracy,
+                   majority_accuracy)
+    history = {"loss": ev.epochs, "val_loss": ev.val, "batch_loss": ev.batches}
+    if ev.epochs.size + ev.batches.size + ev.val.size == 0:
+        return DoctorReport([_verdict(RULES[2], insufficient(ev))], history)
     verdicts = []
-
-    # 1. Divergence: NaN/inf anywhere, or a loss that blew up.
-    all_values = np.concatenate([epochs, batches, val])
-    if all_values.size == 0:
-        return DoctorReport([_insufficient(0, t)], history)
-    series = fine if fine.size else all_values
-    bad = np.flatnonzero(~np.isfinite(series))
-    if bad.size or not np.all(np.isfinite(all_values)):
-        first = int(bad[0]) if bad.size else -1
-        finite = series[np.isfinite(series)]
-        verdicts.append(Verdict(
-            "diverged", "fatal",
-            f"The loss became NaN or infinite (first at {fine_unit} {first + 1})."
-            if bad.size else "The loss became NaN or infinite.",
-            {f"first_nonfinite_{fine_unit}": first + 1,
-             "last_finite_loss": float(finite[-1]) if finite.size else float("nan")},
-            f"Lower the learning rate by 10x{lr_text} or run keras_lossopt.find_learning_rate; "
-            "clipnorm=1.0 also guards against exploding gradients.",
-        ))
-        return DoctorReport(verdicts, history)
-
-    n_fine = fine.size
-    w_fine = max(1, n_fine // 10)
-    initial = float(fine[0]) if n_fine else float("nan")  # the loss at the initial weights
-    latest = _median(fine[-w_fine:]) if n_fine else float("nan")
-    if n_fine >= 2 and initial > 0 and latest > t.explode_factor * initial:
-        verdicts.append(Verdict(
-            "diverged", "fatal",
-            f"The loss exploded from {initial:.4g} to {latest:.4g} "
-            f"({latest / initial:.1f}x its start).",
-            {"start_loss": initial, "recent_loss": latest, "max_loss": float(fine.max()),
-             "ratio": latest / initial},
-            f"Lower the learning rate by 10x{lr_text} or run keras_lossopt.find_learning_rate.",
-        ))
-        return DoctorReport(verdicts, history)
-    if trend.size < (t.min_epochs if trend is epochs else t.min_points):
-        return DoctorReport([_insufficient(trend.size, t)], history)
-
-    n = trend.size
-    w = 1 if trend is epochs else max(1, n // 10)
-    start = _median(trend[:w])
-    recent = _median(trend[-w:])
-    scale = max(abs(start), 1e-12)
-    drop = (start - recent) / scale
-    tail = fine[-max(3, n_fine // 2):]
-    oscillation = _median(np.abs(np.diff(tail))) / max(abs(_median(tail)), 1e-12)
-    # Decrease over the last third, relative to the start; and the pace of the
-    # last third against the first third (1 = steady, 0 = flattened).
-    wt = 1 if trend is epochs else max(1, n // 6)
-    a, b = n // 3, n - 1 - n // 3
-    first_third = (_median(trend[:wt]) - _median(trend[max(0, a - wt + 1):a + 1])) / scale
-    tail_change = (_median(trend[max(0, b - wt + 1):b + 1]) - recent) / scale
-    steady = first_third > 0 and tail_change > 0.5 * first_third
-    reference = baseline_loss if baseline_loss is not None else (initial if n_fine else start)
-    evidence = {"start_loss": start, "recent_loss": recent, "drop": drop,
-                "oscillation": oscillation, "tail_change": tail_change,
-                f"{unit}s": n}
-    if weight_change is not None:
-        evidence["weight_change"] = float(weight_change)
-
-    # 2. Oscillating (or spiking) without a downward trend: judged on the fine
-    # curve, from the initial loss to the median of its second half.
-    level = _median(tail)
-    fine_drop = (initial - level) / max(abs(initial), 1e-12)
-    spike = float(np.max(fine)) / max(abs(initial), 1e-12)
-    evidence.update(initial_loss=initial, level=level, spike=spike)
-    if fine_drop < t.trend_drop and (oscillation > t.oscillation or spike > t.spike_factor):
-        verdicts.append(Verdict(
-            "lr_too_high", "warning",
-            f"The loss oscillates (typical {fine_unit}-to-{fine_unit} change "
-            f"{oscillation:.0%} of its level, peak {spike:.1f}x the start) with no "
-            f"downward trend ({-fine_drop:+.0%} from its start).",
-            evidence,
-            f"Lower the learning rate by 3-10x{lr_text} (keras_lossopt.find_learning_rate "
-            "suggests one), or use a larger batch.",
-        ))
-
-    # 3. Overfitting.
-    if val.size >= 3 and epochs.size == val.size:
-        best = int(np.argmin(val))
-        rise = (val[-1] - val[best]) / max(abs(val[best]), 1e-12)
-        train_fall = (epochs[best] - epochs[-1]) / max(abs(epochs[best]), 1e-12)
-        if (best <= val.size - 1 - t.overfit_patience and rise > t.overfit_rise
-                and train_fall > 0):
-            verdicts.append(Verdict(
-                "overfitting", "warning",
-                f"Validation loss rose {rise:.0%} above its minimum (epoch {best + 1}) "
-                f"while training loss kept falling ({train_fall:.0%} lower).",
-                {"best_val_epoch": best + 1, "best_val_loss": float(val[best]),
-                 "final_val_loss": float(val[-1]), "val_rise": rise,
-                 "train_fall": train_fall},
-                f"Use the weights of epoch {best + 1} (EarlyStopping(restore_best_weights="
-                "True)), add regularization (dropout, weight decay) or more data.",
-            ))
-
-    if verdicts:
-        return DoctorReport(verdicts, history)
-    # A batch curve must be long enough for its tail to say "flat" through the noise.
-    judged = trend is epochs or n >= 3 * t.min_points
-    flat = judged and tail_change < t.flat
-    high = recent > t.high * reference
-    barely = drop < t.low_drop
-    weights_still = weight_change is not None and weight_change < t.still_weights
-    if barely and (weights_still or steady):
-        verdicts.append(Verdict(
-            "lr_too_low", "warning",
-            f"The loss barely moved in {n} {unit}s ({drop:.1%} below its start "
-            f"{start:.4g})" + (f" and the weights changed by only {weight_change:.1e}."
-                               if weight_change is not None else "."),
-            evidence,
-            f"Raise the learning rate by 10x{lr_text} or run keras_lossopt.find_learning_rate; "
-            "if it still does not move, check that gradients reach the weights.",
-        ))
-    elif (flat or (barely and judged)) and high:
-        verdicts.append(Verdict(
-            "plateau_high", "warning",
-            f"The loss flattened at {recent:.4g}, still {recent / reference:.0%} of the "
-            f"reference {reference:.4g}" + (" (chance level)." if baseline_loss else "."),
-            dict(evidence, reference_loss=reference),
-            "Try a learning-rate schedule (ReduceLROnPlateau or a cosine decay) or a model "
-            "with more capacity, and check that the inputs carry signal.",
-        ))
-    elif flat:
-        verdicts.append(Verdict(
-            "converged", "info",
-            f"The loss flattened at {recent:.4g} ({drop:.0%} below its start).",
-            evidence,
-            "Training is done: stop here (EarlyStopping) or lower the learning rate to "
-            "fine-tune.",
-        ))
-    else:
-        verdicts.append(Verdict(
-            "healthy", "info",
-            f"The loss is still falling ({drop:.0%} below its start, {tail_change:.1%} of it "
-            "over the last third).",
-            evidence,
-            "Keep training: more epochs should lower the loss further.",
-        ))
+    for rule in RULES:
+        if rule.trend and verdicts:
+            break
+        found = rule.check(ev)
+        if found is None:
+            continue
+        verdicts.append(_verdict(rule, found))
+        if rule.final or rule.trend:
+            break
     return DoctorReport(verdicts, history)
 
 
-def _insufficient(n, t):
-    return Verdict(
-        "insufficient_data", "info",
-        f"Only {n} loss points were recorded; the doctor needs at least {t.min_points}.",
-        {"points": n, "needed": t.min_points},
-        "Train for more steps or epochs before asking for a diagnosis.",
-    )
+def _verdict(rule, found):
+    message, evidence, advice = found
+    return Verdict(rule.code, rule.severity, message, evidence, advice)
 
 
 # --- The callback ----------------------------------------------------------------------
 
 
-def _chance_level(model):
-    """ln(K) (ln 2 for one unit) when the compiled loss is a cross-entropy, else None."""
-    from keras_lossopt.doctor.checker import _output_layer, _output_units, describe_loss
+def _output_width(model):
+    from keras_lossopt.doctor.checker import _output_layer, _output_units
 
     try:
-        info = describe_loss(getattr(model, "loss", None))
-        if info is None or info.kind not in ("binary", "categorical", "sparse"):
-            return None
-        units = _output_units(model, _output_layer(model))
-        if info.kind == "binary" or not units or units == 1:
-            return math.log(2.0)
-        return math.log(units)
-    except Exception:  # noqa: BLE001 - the baseline is optional
+        return _output_units(model, _output_layer(model))
+    except Exception:  # noqa: BLE001 - a subclassed model: read it from the labels
         return None
 
 
+def _initial_loss(model, x, y):
+    """The compiled loss (regularization included) at the current weights on (x, y)."""
+    pred = model(x, training=False)
+    value = model.compute_loss(x=x, y=keras.ops.convert_to_tensor(y), y_pred=pred,
+                               training=False)
+    return float(np.mean(_keras_compat.to_numpy(value)))
+
+
+def _head(data, n):
+    return keras.tree.map_structure(lambda a: np.asarray(a)[:n], data)
+
+
+_VAL_ACCURACY_KEYS = ("val_accuracy", "val_acc", "val_binary_accuracy",
+                      "val_sparse_categorical_accuracy", "val_categorical_accuracy")
+_INITIAL_SAMPLES = 512  # training samples the loss before any update is measured on
+_CHANCE_LABELS = 4096  # labels kept for the chance level
 _SAMPLE = 4096  # weights per variable kept to measure how far the weights moved
 
 
@@ -447,7 +679,7 @@ class TrainingDoctor(keras.callbacks.Callback):
     async_safe = False
 
     def __init__(self, stop_on_fatal=False, verbose=1, baseline_loss=None,
-                 record_batches=True, thresholds=None):
+                 record_batches=True, thresholds=None, data=None, validation_labels=None):
         super().__init__()
         _checks.check_choice("verbose", verbose, (0, 1, 2, False, True))
         if baseline_loss is not None:
@@ -457,7 +689,26 @@ class TrainingDoctor(keras.callbacks.Callback):
         self.baseline_loss = baseline_loss
         self.record_batches = bool(record_batches)
         self.thresholds = thresholds or Thresholds()
+        self.set_data(data, validation_labels)
         self._reset()
+
+    def set_data(self, data=None, validation_labels=None):
+        """Gives the doctor the training data `(x, y)` and the validation labels.
+
+        From them it measures the loss before any update (on the first
+        `_INITIAL_SAMPLES` training samples, at the start of `fit`) and the chance
+        levels: the loss of the best constant prediction (class frequencies or the
+        target mean, see `keras_lossopt.doctor._curves.chance_level`) on the
+        training and on the validation labels, and the majority-class accuracy.
+        """
+        if data is not None and (not isinstance(data, (tuple, list)) or len(data) != 2):
+            raise ValueError("`data` must be a pair `(x, y)` of training inputs and labels. "
+                             f"Received: data of type {type(data).__name__}")
+        self.data = None if data is None else (_head(data[0], _CHANCE_LABELS),
+                                               _head(data[1], _CHANCE_LABELS))
+        self.validation_labels = None if validation_labels is None else _head(
+            validation_labels, _CHANCE_LABELS)
+        self._chance = None
 
     def _reset(self):
         self._records = []  # (epoch, batch, running mean loss) in arrival order
@@ -470,19 +721,19 @@ class TrainingDoctor(keras.callbacks.Callback):
         self._first = None
         self._report = None
         self._start_weights = None
+        self.initial_loss = None
+        self.val_accuracies = []
 
     @property
     def batch_losses(self):
         """The loss of each training batch, recovered from Keras's running means."""
         if self._batch_cache is None or self._batch_cache[0] != len(self._records):
-            losses, prev_epoch, prev_count, prev_mean = [], None, 0, 0.0
+            losses, prev_epoch, recovery = [], None, _curves.RunningMeanRecovery()
             for epoch, batch, mean in sorted(self._records, key=lambda r: (r[0], r[1])):
                 if epoch != prev_epoch:
-                    prev_epoch, prev_count, prev_mean = epoch, 0, 0.0
-                count = batch + 1
-                losses.append((count * mean - prev_count * prev_mean)
-                              / max(count - prev_count, 1))
-                prev_count, prev_mean = count, mean
+                    prev_epoch = epoch
+                    recovery.reset()
+                losses.append(recovery.add(batch + 1, mean))
             self._batch_cache = (len(self._records), losses)
         return list(self._batch_cache[1])
 
@@ -512,6 +763,30 @@ class TrainingDoctor(keras.callbacks.Callback):
             self._start_weights = self._weight_sample()
         except Exception:  # noqa: BLE001 - the weight change is optional evidence
             self._start_weights = None
+        if self.data is not None:
+            x, y = self.data
+            try:
+                self.initial_loss = _initial_loss(self.model, _head(x, _INITIAL_SAMPLES),
+                                                  _head(y, _INITIAL_SAMPLES))
+            except Exception:  # noqa: BLE001 - optional evidence (e.g. a custom train_step)
+                self.initial_loss = None
+            if self.initial_loss is not None and math.isfinite(self.initial_loss):
+                self._first = self.initial_loss  # stop_on_fatal measures from it too
+
+    def chance_levels(self):
+        """`(train_chance_loss, val_chance_loss, majority_accuracy)` from the labels given
+        (`data`, `validation_labels`); Nones when unknown."""
+        if self._chance is None:
+            self._chance = (None, None, None)
+            if self.data is not None and self.model is not None:
+                loss, units = getattr(self.model, "loss", None), _output_width(self.model)
+                train, majority = _curves.chance_level(loss, self.data[1], units)
+                val = None
+                if self.validation_labels is not None:
+                    val, majority = _curves.chance_level(loss, self.data[1], units,
+                                                         y_eval=self.validation_labels)
+                self._chance = (train, val, majority)
+        return self._chance
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -540,6 +815,9 @@ class TrainingDoctor(keras.callbacks.Callback):
             self.epoch_end_steps.append(len(self._records))
         if "val_loss" in logs:
             self.val_losses.append(float(logs["val_loss"]))
+        accuracy = next((logs[k] for k in _VAL_ACCURACY_KEYS if k in logs), None)
+        if accuracy is not None:
+            self.val_accuracies.append(float(accuracy))
         if self.stop_on_fatal and not self.model.stop_training:
             # Mid-fit the weights are not read: on JAX the trainer holds (and
             # donates) their buffers until fit ends, and a fatal verdict comes
@@ -565,9 +843,8 @@ class TrainingDoctor(keras.callbacks.Callback):
         `read_weights=False` leaves out the weight-change evidence (used while
         fit is running).
         """
-        baseline = self.baseline_loss
-        if baseline is None and self.model is not None:
-            baseline = _chance_level(self.model)
+        train_chance, val_chance, majority = self.chance_levels()
+        baseline = self.baseline_loss if self.baseline_loss is not None else train_chance
         report = diagnose(
             self.epoch_losses,
             val_loss=self.val_losses if len(self.val_losses) == len(self.epoch_losses)
@@ -577,7 +854,14 @@ class TrainingDoctor(keras.callbacks.Callback):
             baseline_loss=baseline,
             weight_change=self.weight_change() if read_weights else None,
             thresholds=self.thresholds,
+            initial_loss=self.initial_loss,
+            val_baseline_loss=val_chance,
+            val_accuracy=self.val_accuracies
+            if len(self.val_accuracies) == len(self.epoch_losses) else None,
+            majority_accuracy=majority,
         )
+        report.context = {"initial_loss": self.initial_loss, "chance_loss": baseline,
+                          "val_chance_loss": val_chance, "majority_accuracy": majority}
         report.history["epoch_end_step"] = np.asarray(self.epoch_end_steps, dtype="float64")
         if self.stopped_early:
             report.history["stopped_early"] = np.asarray([1.0])

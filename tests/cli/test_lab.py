@@ -14,7 +14,8 @@ from keras_lossopt.cli import data, engine, plots, report, rosenbrock, specs
 from tests.cli.conftest import assert_one_line_error, assert_valid_png, png_size
 
 DOCTOR_CODES = {"healthy", "converged", "diverged", "lr_too_high", "lr_too_low",
-                "plateau_high", "overfitting", "insufficient_data"}
+                "plateau_high", "overfitting", "generalization_gap", "no_better_than_chance",
+                "insufficient_data"}
 
 
 def read_rows(path):
@@ -138,15 +139,54 @@ def test_lr_find_writes_plot_and_suggestion(cli, tmp_path):
     path = _regression_csv(tmp_path / "houses.csv")
     out = tmp_path / "lr"
     ran = cli("lr-find", "--data", path, "--target", "price", "--task", "regression",
-              "--loss", "mse", "--num-steps", "12", "--batch-size", "8", "--out", out)
+              "--loss", "mse", "--num-steps", "30", "--start-lr", "1e-4", "--end-lr", "10",
+              "--batch-size", "8", "--out", out)
     assert ran.code == 0, ran.err
     payload = json.loads((out / "lr_find.json").read_text())
     assert len(payload["lrs"]) == len(payload["losses"]) > 2
     assert 1e-7 <= payload["suggestion"] <= 10.0
+    assert payload["reliable"] is True and payload["reason"] is None
+    assert payload["suggestion"] < payload["rise_lr"]
     assert f"{report.fmt(payload['suggestion'], 3)}" in ran.out
     width, height = png_size(out / "lr_finder.png")
     assert width > 100 and height > 100
     assert_valid_png(out / "lr_finder.png", (width, height))
+
+
+def test_healthy_lab_runs_get_no_false_alarm():
+    # Issue 20: each lab task with Adam and its recommended loss (and focal loss, which
+    # is no cross-entropy), default epochs: no doctor warning, and the chance levels the
+    # doctor used are the labels' own.
+    from keras_lossopt.cli import lab
+
+    plans = lab.build_plans(optimizers=["adam"])
+    for plan in plans:
+        losses = plan.losses[:1] + [s for s in plan.losses if s.name == "sigmoid_focal_crossentropy"]
+        for loss_spec in losses:
+            result = engine.train_one(plan, loss_spec, plan.optimizers[0])
+            verdicts = result.doctor_report["verdicts"]
+            alarms = [v["code"] for v in verdicts if v["severity"] != "info"]
+            assert alarms == [], (plan.key, loss_spec.label, verdicts)
+            assert result.doctor in ("healthy", "converged")
+            context = result.doctor_report["context"]
+            assert context["val_chance_loss"] > 0 and context["initial_loss"] > 0
+            assert (context["majority_accuracy"] is None) == (plan.key == "regression")
+
+
+def test_lr_find_on_a_range_that_explodes_says_so_and_exits_1(cli, tmp_path):
+    # Issue 20: main printed "Suggested learning rate ...: 1e+03" and exited 0.
+    out = tmp_path / "lr"
+    ran = cli("lr-find", "--dataset", "digits", "--start-lr", "1e3", "--end-lr", "1e6",
+              "--num-steps", "20", "--out", out)
+    assert ran.code == 1, (ran.out, ran.err)
+    assert "Suggested learning rate" not in ran.out
+    assert "No reliable learning rate" in ran.out and "warning:" in ran.err
+    payload = json.loads((out / "lr_find.json").read_text())
+    assert payload["reliable"] is False and payload["diverged"] is True
+    assert "rose from the start" in payload["reason"]
+    assert payload["suggestion"] is None and payload["rise_lr"] == pytest.approx(1e3)
+    assert (payload["start_lr"], payload["end_lr"]) == (1e3, 1e6)
+    assert_valid_png(out / "lr_finder.png", png_size(out / "lr_finder.png"))
 
 
 @pytest.mark.multibackend

@@ -119,7 +119,7 @@ def test_range_test_records_the_schedule_and_stops_on_divergence():
     np.testing.assert_allclose(result.losses, ref.smooth(list(result.raw_losses)), rtol=1e-9)
     assert 1e-4 <= result.suggestion < 1.0
     assert set(result.suggestions) == {"valley", "steep", "minimum"}
-    assert result.suggestion == result.suggestions["valley"]
+    assert result.suggestion == result.suggestions[lr_finder.DEFAULT_METHOD]
 
 
 def test_raw_losses_are_the_batch_losses():
@@ -230,7 +230,8 @@ def test_plot_marks_suggestions(tmp_path):
     ax = result.plot(path=str(path))
     assert path.stat().st_size > 1000
     labels = [line.get_label() for line in ax.get_lines()]
-    assert any(label.startswith("valley") and "(suggestion)" in label for label in labels)
+    default = lr_finder.DEFAULT_METHOD
+    assert any(label.startswith(default) and "(suggestion)" in label for label in labels)
     assert result.to_dict()["suggestion"] == result.suggestion
 
 
@@ -262,3 +263,79 @@ def test_bad_arguments(kwargs, message):
 def test_uncompiled_model_is_refused():
     with pytest.raises(ValueError, match="compiled"):
         keras_lossopt.find_learning_rate(mlp(), np.zeros((4, 2)), np.zeros((4, 1)))
+
+
+# --- Reliability: never a rate at or beyond where the loss rose ------------------------
+
+
+def test_range_that_explodes_at_once_is_unreliable_and_suggests_nothing():
+    # Issue 20: Adam from lr 1e3 blows up on the first step; main suggested 1e3.
+    x, y = moons(128)
+    model = _compiled()
+    with pytest.warns(lr_finder.LRFinderWarning, match="rose from the start"):
+        result = keras_lossopt.find_learning_rate(model, x, y, start_lr=1e3, end_lr=1e6,
+                                                  num_steps=50, seed=0)
+    assert result.diverged and not result.reliable
+    assert "start_lr well below 1e+03" in result.reason
+    assert result.rise_lr == pytest.approx(1e3)
+    assert all(np.isnan(v) for v in result.suggestions.values()), result.suggestions
+    payload = result.to_dict()
+    assert payload["reliable"] is False and payload["suggestion"] is None
+    assert payload["reason"] == result.reason
+
+
+def test_suggestions_stay_below_the_rise_on_hand_made_curves():
+    lrs = np.logspace(-6, 1, 60)
+    # Falls from 1e-4 to its lowest at ~1e-1, then rises; a noise dip after the rise
+    # (the steepest drop of the whole curve) must not be suggested.
+    loss = np.concatenate([np.full(15, 2.0), np.linspace(2.0, 0.3, 30), np.linspace(0.3, 5, 8),
+                           [0.35], np.linspace(5, 9, 6)])
+    result = lr_finder.LRFinderResult(lrs, loss, beta=0.0)
+    assert result.reliable and result.reason is None
+    assert result.rise_lr == pytest.approx(lrs[44])
+    assert all(v < result.rise_lr for v in result.suggestions.values()), result.suggestions
+    assert result.suggestions["minimum"] == pytest.approx(lrs[44] / 10)
+    # The loss never falls: unreliable (the range is too low).
+    flat = lr_finder.LRFinderResult(lrs, 2.0 + 0.001 * np.sin(np.arange(60)), beta=0.0)
+    assert not flat.reliable and "never fell" in flat.reason
+    # Rising from the first point: unreliable, and no suggestion at all.
+    rising = lr_finder.LRFinderResult(lrs[:10], np.geomspace(1, 100, 10), beta=0.0)
+    assert not rising.reliable and np.isnan(rising.suggestion)
+
+
+def _text_boxes(fig):
+    """Window extents of the title, axis labels and x/y tick labels that are shown."""
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    texts = [ax.title, ax.xaxis.label, ax.yaxis.label]
+    ticks = [t for t in ax.get_xticklabels() if t.get_text() and t.get_visible()]
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in ticks if lo <= t.get_position()[0] <= hi]
+    return renderer, texts, ticks
+
+
+def test_plot_is_readable_for_a_two_point_explosion_and_a_full_curve(tmp_path):
+    pytest.importorskip("matplotlib")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    exploded = lr_finder.LRFinderResult([1e3, 1.07e3], [2.76, 9.8e7])
+    exploded.planned_range = (1e3, 1e6)
+    lrs = np.logspace(-7, 1, 100)
+    full = lr_finder.LRFinderResult(lrs, np.concatenate(
+        [np.full(50, 2.3), np.linspace(2.3, 0.4, 40), np.geomspace(0.5, 40, 10)]))
+    for result in (exploded, full):
+        ax = result.plot(path=str(tmp_path / "lr.png"))
+        fig = ax.figure
+        FigureCanvasAgg(fig)
+        fig.canvas.draw()
+        renderer, texts, ticks = _text_boxes(fig)
+        width, height = fig.bbox.width, fig.bbox.height
+        for text in texts + ticks:  # nothing clipped at the figure's edges
+            box = text.get_window_extent(renderer)
+            assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height, \
+                text.get_text()
+        boxes = sorted((t.get_window_extent(renderer) for t in ticks), key=lambda b: b.x0)
+        assert len(boxes) >= 3  # the whole asked-for range, in decades
+        assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))  # no overlapping labels
+        assert ax.yaxis.get_offset_text().get_text() == ""  # no "1e-13+2.7588" offset
+    assert exploded.plot().get_title().endswith("unreliable")
