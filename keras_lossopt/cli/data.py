@@ -41,6 +41,8 @@ class Dataset:
     target_scale: float = 1.0
     target: str = None  # the CSV column predicted (None for a bundled data set)
     task_reason: str = None  # why the task was inferred; None when it was given
+    x_test: np.ndarray = None  # the protocol's test split (cli.protocol.split_test)
+    y_test: np.ndarray = None
 
     @property
     def n_classes(self):
