@@ -287,6 +287,47 @@ def tier_labels(rows):
             for r in rows}
 
 
+# --- Why a result stands where it does ------------------------------------------------------
+
+
+def rectification(steps, beta_2=0.999, sma_threshold=5.0):
+    """RAdam's warm-up over a run of `steps` steps (Liu et al. 2020, eq. 6-7):
+    `(momentum_steps, mean_r)`, the steps taken as plain momentum steps
+    (`rho_t < sma_threshold`) and the mean of the rectification factor `r_t`
+    (0 for those steps) that scales Adam's step over the whole run."""
+    rho_inf = 2.0 / (1.0 - beta_2) - 1.0
+    total, plain = 0.0, 0
+    for t in range(1, steps + 1):
+        rho_t = rho_inf - 2.0 * t * beta_2 ** t / (1.0 - beta_2 ** t)
+        if rho_t < sma_threshold:
+            plain += 1
+            continue
+        total += math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
+                           / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+    return plain, total / max(steps, 1)
+
+
+def explain(pair, plan, optimizer_spec):
+    """A note for a RAdam result in the last tier of its task (the first thing a
+    reader asks): how much of Adam's step its rectification let through in runs
+    this short. None otherwise."""
+    from keras_lossopt.optimizers import RAdam
+
+    optimizer = optimizer_spec.make()
+    if not isinstance(optimizer, RAdam) or pair.learning_rate is None:
+        return None
+    n = len(plan.dataset.x_train)
+    batch = n if optimizer_spec.full_batch else min(plan.batch_size, n)
+    steps = plan.epochs * math.ceil(n / batch)
+    config = optimizer.get_config()
+    plain, mean_r = rectification(steps, config["beta_2"], config["sma_threshold"])
+    return (f"in the last tier at its tuned rate {pair.learning_rate:.3g}. RAdam's "
+            f"rectification (warm-up) takes {plain} plain momentum steps, then scales "
+            f"Adam's step by r_t < 1: over this run's {steps} steps r_t averages "
+            f"{mean_r:.2f} (beta_2={config['beta_2']:g}), so it is still warming up; "
+            "longer runs, or a larger --budget, narrow the gap")
+
+
 # --- Running -------------------------------------------------------------------------------
 
 
@@ -307,7 +348,7 @@ def run(plans, protocol, *, progress=None, train=None, doctor_factory=None):
     from keras_lossopt.cli import engine
 
     doctor_factory = doctor_factory or engine.make_doctor
-    pairs, runs = [], []
+    pairs, runs, origins = [], [], {}
     progress = progress or engine.Progress(
         sum(p.n_runs for p in plans) * protocol.runs_per_pair, quiet=True)
 
@@ -346,8 +387,27 @@ def run(plans, protocol, *, progress=None, train=None, doctor_factory=None):
                             for seed in protocol.seed_list[1:]]
                     pairs.append(aggregate(plan, loss_spec, optimizer_spec, grid, trials,
                                            seed_runs))
+                    origins[id(pairs[-1])] = (plan, optimizer_spec)
     except KeyboardInterrupt:
         progress.close(interrupted=True)
-        return tiers(pairs), runs, True
+        return _noted(tiers(pairs), origins), runs, True
     progress.close()
-    return tiers(pairs), runs, False
+    return _noted(tiers(pairs), origins), runs, False
+
+
+def _noted(pairs, origins):
+    """Sets the notes of the results in the last tier of their task (see `explain`)."""
+    last = {}
+    for pair in pairs:
+        key = (pair.task, pair.dataset)
+        if pair.tier is not None:
+            last[key] = max(last.get(key, 0), pair.tier)
+    for pair in pairs:
+        key = (pair.task, pair.dataset)
+        if pair.tier is not None and pair.tier == last[key] > 1:
+            plan, optimizer_spec = origins[id(pair)]
+            try:
+                pair.note = explain(pair, plan, optimizer_spec)
+            except Exception:  # noqa: BLE001 - a note is never worth a failed command
+                pair.note = None
+    return pairs
