@@ -290,21 +290,25 @@ def tier_labels(rows):
 # --- Why a result stands where it does ------------------------------------------------------
 
 
-def rectification(steps, beta_2=0.999, sma_threshold=5.0):
-    """RAdam's warm-up over a run of `steps` steps (Liu et al. 2020, eq. 6-7):
-    `(momentum_steps, mean_r)`, the steps taken as plain momentum steps
-    (`rho_t < sma_threshold`) and the mean of the rectification factor `r_t`
-    (0 for those steps) that scales Adam's step over the whole run."""
+def rectification_factors(steps, beta_2=0.999, sma_threshold=5.0):
+    """RAdam's rectification factor `r_t` for t = 1..steps (Liu et al. 2020, eq. 6-7
+    and the authors' threshold): None where `rho_t < sma_threshold` (a plain
+    momentum step), else the factor that scales Adam's step."""
     rho_inf = 2.0 / (1.0 - beta_2) - 1.0
-    total, plain = 0.0, 0
+    factors = []
     for t in range(1, steps + 1):
         rho_t = rho_inf - 2.0 * t * beta_2 ** t / (1.0 - beta_2 ** t)
-        if rho_t < sma_threshold:
-            plain += 1
-            continue
-        total += math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
-                           / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-    return plain, total / max(steps, 1)
+        factors.append(None if rho_t < sma_threshold else math.sqrt(
+            (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)))
+    return factors
+
+
+def rectification(steps, beta_2=0.999, sma_threshold=5.0):
+    """`(momentum_steps, mean_r)` over a run of `steps` steps: how many are plain
+    momentum steps, and the mean `r_t` of the others (1.0: Adam's full step)."""
+    factors = rectification_factors(steps, beta_2, sma_threshold)
+    adaptive = [f for f in factors if f is not None]
+    return len(factors) - len(adaptive), (sum(adaptive) / len(adaptive) if adaptive else 0.0)
 
 
 def explain(pair, plan, optimizer_spec):
@@ -322,10 +326,10 @@ def explain(pair, plan, optimizer_spec):
     config = optimizer.get_config()
     plain, mean_r = rectification(steps, config["beta_2"], config["sma_threshold"])
     return (f"in the last tier at its tuned rate {pair.learning_rate:.3g}. RAdam's "
-            f"rectification (warm-up) takes {plain} plain momentum steps, then scales "
-            f"Adam's step by r_t < 1: over this run's {steps} steps r_t averages "
-            f"{mean_r:.2f} (beta_2={config['beta_2']:g}), so it is still warming up; "
-            "longer runs, or a larger --budget, narrow the gap")
+            f"rectification (its built-in warm-up) takes {plain} plain momentum steps, then "
+            f"Adam's step times r_t < 1; over this run's {steps} steps r_t averages "
+            f"{mean_r:.2f} (beta_2={config['beta_2']:g}): it is still warming up when the "
+            "run ends. Longer runs, or a larger --budget, narrow the gap")
 
 
 # --- Running -------------------------------------------------------------------------------
