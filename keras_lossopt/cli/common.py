@@ -172,9 +172,8 @@ def write_outputs(out_dir, plans, results, runs, settings, protocol, interrupted
             if rows:
                 path = os.path.join(out_dir, f"loss_curves_{plan.key}.png")
                 seeds = f"{protocol.seeds} seed{'s' if protocol.seeds != 1 else ''}"
-                plots.loss_curves(path, rows, f"{_plot_name(plan)}: validation loss at each "
-                                  f"optimizer's chosen learning rate (mean and range over "
-                                  f"{seeds})")
+                plots.loss_curves(path, rows, f"{_plot_name(plan)}: validation loss at the "
+                                  f"chosen rates (mean, range over {seeds})")
                 written_plots.append(path)
         if rosenbrock is not None:
             path = os.path.join(out_dir, "rosenbrock.png")

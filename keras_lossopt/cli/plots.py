@@ -72,13 +72,6 @@ def seed_band(curves):
         return np.nanmean(grid, 0), np.nanmin(grid, 0), np.nanmax(grid, 0)
 
 
-def _label(result):
-    rate = getattr(result, "learning_rate", None)
-    if getattr(result, "val_loss_curves", None) and rate is not None:
-        return f"{result.optimizer} (lr {rate:.3g})"
-    return result.optimizer
-
-
 def loss_curves_figure(results, title):
     """The figure of `loss_curves`: the title wrapped to the figure's width, whole
     epochs on the x axis, the legend below the panels (never over a curve), and
@@ -99,7 +92,7 @@ def loss_curves_figure(results, title):
             runs = seed_curves(result)
             mean, low, high = seed_band(runs)
             epochs = range(1, len(mean) + 1)
-            ax.plot(epochs, mean, label=_label(result), color=colors[result.optimizer],
+            ax.plot(epochs, mean, label=result.optimizer, color=colors[result.optimizer],
                     linewidth=1.5)
             if len(runs) > 1:
                 ax.fill_between(epochs, low, high, color=colors[result.optimizer],

@@ -60,7 +60,7 @@ def test_lab_end_to_end(cli, tmp_path, monkeypatch):
     markdown = (out / "results.md").read_text()
     assert "| binary_crossentropy | adam |" in markdown
     assert "![rosenbrock.png](rosenbrock.png)" in markdown
-    assert_valid_png(out / "loss_curves_binary.png", plots.loss_curves_size(1, 2))
+    assert_valid_png(out / "loss_curves_binary.png", plots.loss_curves_size(1))
     assert_valid_png(out / "rosenbrock.png", plots.ROSENBROCK_SIZE)
 
 
@@ -87,7 +87,7 @@ def test_ctrl_c_keeps_the_finished_runs(cli, tmp_path, monkeypatch):
     # The third run (second loss) was interrupted: one loss, one panel.
     assert {r["loss"] for r in read_rows(out / "results.csv")} == {
         "sparse_categorical_crossentropy"}
-    assert_valid_png(out / "loss_curves_multiclass.png", plots.loss_curves_size(1, 2))
+    assert_valid_png(out / "loss_curves_multiclass.png", plots.loss_curves_size(1))
     assert not (out / "rosenbrock.png").exists()
 
 
@@ -125,7 +125,7 @@ def test_compare_on_a_csv(cli, tmp_path):
     payload = json.loads((out / "report.json").read_text())
     assert payload["protocol"]["seeds"] == 2 and len(payload["runs"]) == 4
     assert payload["protocol"]["splits"]["validation"] == 0.2
-    assert_valid_png(out / "loss_curves_churn.png", plots.loss_curves_size(2, 1))
+    assert_valid_png(out / "loss_curves_churn.png", plots.loss_curves_size(2))
     assert "keras_lossopt compare: churn" in (out / "results.md").read_text()
 
 
