@@ -43,11 +43,17 @@ COMMANDS = (
     Command(
         "lab", lab, help="the main job: three tasks x losses x optimizers",
         description="Train regression (diabetes), binary (breast cancer) and multiclass "
-        "(digits) models with several losses and optimizers; write tables and plots.",
-        examples=("lab                                   # everything, results in ./lab-results",
-                  "lab --out /tmp/lab --tasks binary,multiclass",
+        "(digits) models with several losses and optimizers, each optimizer with the same "
+        "learning-rate budget and several seeds, scored on a held-out test split; write "
+        "tables and plots.",
+        examples=("lab                                   # about 3 min, results in ./lab-results",
+                  "lab --full                            # every loss, 5 rates x 5 seeds",
+                  "lab --out /tmp/lab --tasks binary,multiclass --budget 5 --seeds 5",
                   "lab --optimizers adam,rmsprop --epochs 10",
-                  "lab --backend jax")),
+                  "lab --backend jax"),
+        note="Protocol: per optimizer, --budget learning rates on a log grid around its\n"
+        "default (half a decade apart), the one with the lowest validation loss kept, then\n"
+        "--seeds seeds at that rate; the test split is read only for the final score."),
     Command(
         "compare", compare, help="the lab on your own CSV file",
         description="Train one small model per (loss, optimizer) on your CSV and compare them.",

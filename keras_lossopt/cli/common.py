@@ -200,21 +200,23 @@ def default_optimizers():
     ]
 
 
-def write_outputs(out_dir, plans, results, settings, interrupted, *, make_plots=True,
-                  rosenbrock=None, title="keras_lossopt lab"):
-    """results.csv / .md / report.json and the PNGs; returns the written paths."""
+def write_outputs(out_dir, plans, results, runs, settings, protocol, interrupted, *,
+                  make_plots=True, rosenbrock=None, title="keras_lossopt lab"):
+    """results.csv / .md / report.json and the PNGs; returns the written paths.
+    `results` are the protocol's PairResults, `runs` every training."""
     from keras_lossopt.cli import plots, report
 
     os.makedirs(out_dir, exist_ok=True)
     written_plots = []
     if make_plots:
         for plan in plans:
-            runs = [r for r in results if (r.task, r.dataset) == (plan.dataset.task,
+            rows = [r for r in results if (r.task, r.dataset) == (plan.dataset.task,
                                                                   plan.dataset.name)]
-            if runs:
+            if rows:
                 path = os.path.join(out_dir, f"loss_curves_{plan.key}.png")
-                plots.loss_curves(path, runs, f"{_plot_name(plan)}: validation loss per "
-                                  "epoch, one line per optimizer")
+                seeds = f"{protocol.seeds} seed{'s' if protocol.seeds != 1 else ''}"
+                plots.loss_curves(path, rows, f"{_plot_name(plan)}: validation loss at the "
+                                  f"chosen rates (mean, range over {seeds})")
                 written_plots.append(path)
         if rosenbrock is not None:
             path = os.path.join(out_dir, "rosenbrock.png")
@@ -222,8 +224,8 @@ def write_outputs(out_dir, plans, results, settings, interrupted, *, make_plots=
             written_plots.append(path)
     extra = {"rosenbrock": rosenbrock[1]} if rosenbrock is not None else {}
     extra["data"] = {plan.key: plan.dataset.target_info() for plan in plans}
-    files = report.write_all(out_dir, results, settings, interrupted, plots=written_plots,
-                             extra=extra, title=title)
+    files = report.write_all(out_dir, results, runs, settings, protocol, interrupted,
+                             plots=written_plots, extra=extra, title=title)
     return files + written_plots
 
 

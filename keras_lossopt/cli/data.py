@@ -41,6 +41,8 @@ class Dataset:
     target_scale: float = 1.0
     target: str = None  # the CSV column predicted (None for a bundled data set)
     task_reason: str = None  # why the task was inferred; None when it was given
+    x_test: np.ndarray = None  # the protocol's test split (cli.protocol.split_test)
+    y_test: np.ndarray = None
 
     @property
     def n_classes(self):
@@ -80,8 +82,9 @@ class Dataset:
 
     def describe(self):
         kind = f"{self.n_classes} classes" if self.classes is not None else "numeric target"
+        test = f" / {len(self.x_test)} test" if self.x_test is not None else ""
         return (f"{self.name}: {self.task}, {len(self.x_train)} train / {len(self.x_val)} "
-                f"validation rows, {self.n_features} features, {kind}")
+                f"validation{test} rows, {self.n_features} features, {kind}")
 
 
 def split_and_scale(name, task, x, y, *, val_fraction=0.2, seed=0, feature_names=None,

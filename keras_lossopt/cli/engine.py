@@ -195,14 +195,19 @@ def _clean(values):
             for v in values]
 
 
-def train_one(plan, loss_spec, optimizer_spec, *, seed=0, doctor_factory=make_doctor):
-    """Trains one run and returns its `RunResult`."""
+def train_one(plan, loss_spec, optimizer_spec, *, seed=0, doctor_factory=make_doctor,
+              learning_rate=None):
+    """Trains one run and returns its `RunResult`; `learning_rate` replaces the
+    optimizer's (a wrapper's sets its inner optimizer's). With a test split in the
+    data set, the final model is scored on it once, after training."""
     dataset = plan.dataset
     # No keras.backend.clear_session() here: its gc.collect() costs more than a
     # whole run; the finished models are simply dropped.
     keras.utils.set_random_seed(seed)
     loss = loss_spec.make()
     optimizer = optimizer_spec.make()
+    if learning_rate is not None:
+        optimizer.learning_rate = learning_rate
     entry = loss_entry(loss_spec, loss)
     logits = takes_logits(loss, entry)
     sparse = integer_labels(entry)
@@ -211,9 +216,10 @@ def train_one(plan, loss_spec, optimizer_spec, *, seed=0, doctor_factory=make_do
     batch_size = n if optimizer_spec.full_batch else min(plan.batch_size, n)
     steps = steps_per_execution(math.ceil(n / batch_size))
     model.compile(optimizer=optimizer, loss=loss, steps_per_execution=steps)
+    metric_fn = _numpy_metric(dataset.task, logits, sparse)
     validation = ValidationLogger(
         dataset.x_val, labels_for(dataset, dataset.y_val, sparse), loss, plan.metric,
-        _numpy_metric(dataset.task, logits, sparse))
+        metric_fn)
     doctor = doctor_factory() if doctor_factory is not None else None
     y_train = labels_for(dataset, dataset.y_train, sparse)
     if doctor is not None and hasattr(doctor, "set_data"):
@@ -227,6 +233,15 @@ def train_one(plan, loss_spec, optimizer_spec, *, seed=0, doctor_factory=make_do
     ).history
     wall = time.perf_counter() - start
     scale = dataset.target_scale if dataset.task == "regression" else 1.0
+    test_loss = test_metric = None
+    if dataset.x_test is not None:
+        test = ValidationLogger(dataset.x_test, labels_for(dataset, dataset.y_test, sparse),
+                                loss, "test_metric", metric_fn)
+        test.set_model(model)
+        scores = {}
+        test.on_epoch_end(plan.epochs, scores)
+        test_loss = _clean([scores["val_loss"]])[0]
+        test_metric = _clean([scores["test_metric"]])[0] * scale
     curves = {
         "loss": _clean(history.get("loss", [])),
         "val_loss": _clean(history.get("val_loss", [])),
@@ -246,7 +261,7 @@ def train_one(plan, loss_spec, optimizer_spec, *, seed=0, doctor_factory=make_do
     return RunResult(
         task=dataset.task, dataset=dataset.name, loss=loss_spec.label,
         optimizer=optimizer_spec.label,
-        learning_rate=_float_or_none(optimizer.get_config().get("learning_rate")),
+        learning_rate=_float_or_none(keras.ops.convert_to_numpy(optimizer.learning_rate)),
         batch_size=batch_size, epochs=plan.epochs, metric=plan.metric, goal=plan.goal,
         final_val_loss=float(val_loss[-1]) if len(val_loss) else float("nan"),
         best_val_loss=float(np.nanmin(val_loss)) if finite.any() else float("nan"),
@@ -256,6 +271,7 @@ def train_one(plan, loss_spec, optimizer_spec, *, seed=0, doctor_factory=make_do
         doctor=report.primary if report is not None else "n/a",
         history=curves,
         doctor_report=report.to_dict() if report is not None else None,
+        seed=seed, test_loss=test_loss, test_metric=test_metric,
     )
 
 
@@ -284,8 +300,11 @@ class Progress:
         if self.bar is not None:
             self.bar.update(self.done, finalize=self.done >= self.total)
 
+    per_pair = 1  # trainings per (loss, optimizer): the protocol sets K + S - 1
+
     def begin_task(self, plan):
-        runs = f"{plan.n_runs} run{'s' if plan.n_runs != 1 else ''}"
+        n_runs = plan.n_runs * self.per_pair
+        runs = f"{n_runs} run{'s' if n_runs != 1 else ''}"
         epochs = f"{plan.epochs} epoch{'s' if plan.epochs != 1 else ''}"
         self._write(f"== {plan.key}: {plan.dataset.describe()}; {runs} of {epochs}")
 
@@ -297,8 +316,12 @@ class Progress:
             self._write(f"[{self.done:>{width}}/{self.total}] {result.loss:<28} "
                         f"{result.optimizer:<17} FAILED: {result.error}")
             return
+        setting = ""
+        if result.role is not None:
+            setting = f"lr {_fmt(result.learning_rate, 3):<7} seed {result.seed}  "
         self._write(
             f"[{self.done:>{width}}/{self.total}] {result.loss:<28} {result.optimizer:<17} "
+            f"{setting}"
             f"val_loss {_fmt(result.final_val_loss)}  {metric} {_fmt(result.final_metric)}  "
             f"{result.wall_time_s:5.1f}s  doctor: {result.doctor}"
         )
@@ -330,7 +353,6 @@ def run_plans(plans, *, seed=0, progress=None, train=None, doctor_factory=make_d
     exception (say, a loss that does not fit the labels) is recorded as failed,
     with its error message, and the others go on.
     """
-    train = train or train_one
     results = []
     progress = progress or Progress(sum(p.n_runs for p in plans), quiet=True)
     try:
@@ -338,11 +360,8 @@ def run_plans(plans, *, seed=0, progress=None, train=None, doctor_factory=make_d
             progress.begin_task(plan)
             for loss_spec in plan.losses:
                 for optimizer_spec in plan.optimizers:
-                    try:
-                        result = train(plan, loss_spec, optimizer_spec, seed=seed,
-                                       doctor_factory=doctor_factory)
-                    except Exception as error:  # noqa: BLE001 - reported in the table
-                        result = failed_result(plan, loss_spec, optimizer_spec, error)
+                    result = run_one(plan, loss_spec, optimizer_spec, seed=seed, train=train,
+                                     doctor_factory=doctor_factory)
                     results.append(result)
                     progress.finish_run(result)
     except KeyboardInterrupt:
@@ -350,3 +369,18 @@ def run_plans(plans, *, seed=0, progress=None, train=None, doctor_factory=make_d
         return results, True
     progress.close()
     return results, False
+
+
+def run_one(plan, loss_spec, optimizer_spec, *, seed=0, learning_rate=None, train=None,
+            doctor_factory=make_doctor):
+    """One training (`train`, default `train_one`); a run that raises anything but
+    KeyboardInterrupt comes back as a failed RunResult with its error message."""
+    train = train or train_one
+    kwargs = {"learning_rate": learning_rate} if learning_rate is not None else {}
+    try:
+        return train(plan, loss_spec, optimizer_spec, seed=seed,
+                     doctor_factory=doctor_factory, **kwargs)
+    except Exception as error:  # noqa: BLE001 - reported in the table
+        result = failed_result(plan, loss_spec, optimizer_spec, error)
+        result.seed, result.learning_rate = seed, learning_rate
+        return result

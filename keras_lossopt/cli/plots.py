@@ -42,9 +42,34 @@ def _colors(labels):
 
 
 def loss_curves(path, results, title):
-    """One panel per loss, one line per optimizer: validation loss per epoch."""
+    """One panel per loss, one line per optimizer: the validation loss per epoch.
+    For the protocol's results (cli.protocol.PairResult) the line is the mean over
+    the seeds at the optimizer's chosen learning rate, their range shaded; a
+    single run (RunResult) is its own curve."""
     loss_curves_figure(results, title).savefig(path, dpi=DPI)
     return path
+
+
+def seed_curves(result):
+    """The validation-loss curves behind one result: one per seed."""
+    curves = getattr(result, "val_loss_curves", None)
+    return curves if curves else [result.history.get("val_loss", [])]
+
+
+def seed_band(curves):
+    """(mean, min, max) per epoch over `curves` (NaN where no seed is finite)."""
+    import warnings
+
+    import numpy as np
+
+    length = max((len(c) for c in curves), default=0)
+    grid = np.full((len(curves), length), np.nan)
+    for i, curve in enumerate(curves):
+        grid[i, :len(curve)] = [v if v is not None and math.isfinite(v) else np.nan
+                                for v in curve]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an epoch where every seed is NaN
+        return np.nanmean(grid, 0), np.nanmin(grid, 0), np.nanmax(grid, 0)
 
 
 def loss_curves_figure(results, title):
@@ -62,10 +87,17 @@ def loss_curves_figure(results, title):
     figure.set_layout_engine("constrained")
     axes = figure.subplots(1, len(losses), squeeze=False)[0]
     for ax, loss in zip(axes, losses):
-        curves = [r.history.get("val_loss", []) for r in results if r.loss == loss]
-        for result, values in zip((r for r in results if r.loss == loss), curves):
-            ax.plot(range(1, len(values) + 1), values, label=result.optimizer,
-                    color=colors[result.optimizer], linewidth=1.5)
+        curves = []
+        for result in (r for r in results if r.loss == loss):
+            runs = seed_curves(result)
+            mean, low, high = seed_band(runs)
+            epochs = range(1, len(mean) + 1)
+            ax.plot(epochs, mean, label=result.optimizer, color=colors[result.optimizer],
+                    linewidth=1.5)
+            if len(runs) > 1:
+                ax.fill_between(epochs, low, high, color=colors[result.optimizer],
+                                alpha=0.15, linewidth=0)
+            curves.append(list(mean))
         log, limits = y_limits(curves)
         if log:
             ax.set_yscale("log")

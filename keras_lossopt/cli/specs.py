@@ -157,6 +157,10 @@ class RunResult:
     doctor_report: dict = None
     error: str = None  # "ExceptionType: message" when the run failed
     traceback: str = None  # the failed run's full traceback (report.json, not the CSV)
+    seed: int = None
+    test_loss: float = None  # on the test split (when the data set has one)
+    test_metric: float = None
+    role: str = None  # "lr_trial" or "seed" under the protocol (cli.protocol)
 
     def row(self):
         """The flat (CSV) form: everything but the per-epoch history and the traceback."""

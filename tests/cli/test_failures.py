@@ -21,7 +21,8 @@ def test_compare_with_a_failed_run_exits_1_and_keeps_the_traceback(cli, tmp_path
     monkeypatch.setattr(engine, "train_one", train)
     out = tmp_path / "cmp"
     ran = cli("compare", "--dataset", "diabetes", "--losses", "mse", "--optimizers",
-              "adam,sgd", "--epochs", "1", "--no-plots", "-q", "--out", out)
+              "adam,sgd", "--epochs", "1", "--budget", "1", "--seeds", "1", "--no-plots", "-q",
+              "--out", out)
     assert ran.code == 1, ran.out + ran.err
     assert "1 of 2 runs failed" in ran.out
     payload = json.loads((out / "report.json").read_text())

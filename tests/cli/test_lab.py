@@ -29,23 +29,24 @@ def test_lab_end_to_end(cli, tmp_path, monkeypatch):
     monkeypatch.setattr(rosenbrock, "DEFAULT_WALKERS", rosenbrock.DEFAULT_WALKERS[2:3])
     out = tmp_path / "out"
     ran = cli("lab", "--tasks", "binary", "--losses", "binary_crossentropy",
-              "--optimizers", "gd,adam", "--epochs", "3", "--out", out)
+              "--optimizers", "gd,adam", "--epochs", "3", "--budget", "1", "--seeds", "1",
+              "--out", out)
     assert ran.code == 0, ran.err
     assert "[1/2]" in ran.out and "[2/2]" in ran.out  # per-run status lines
-    assert "best val loss (epoch)" in ran.out  # the table
+    assert "test metric (mean +- std)" in ran.out  # the table
     assert sorted(os.listdir(out)) == ["loss_curves_binary.png", "report.json",
                                        "results.csv", "results.md", "rosenbrock.png"]
     rows = read_rows(out / "results.csv")
     assert [(r["loss"], r["optimizer"]) for r in rows] == [
         ("binary_crossentropy", "gd (full batch)"), ("binary_crossentropy", "adam")]
-    assert rows[0]["batch_size"] == str(455) and rows[1]["batch_size"] == "32"
     payload = json.loads((out / "report.json").read_text())
     assert payload["interrupted"] is False
     assert payload["environment"]["backend"] == keras.backend.backend()
-    for row, run in zip(rows, payload["runs"]):
+    assert [r["batch_size"] for r in payload["runs"]] == [341, 32]
+    for result, run in zip(payload["results"], payload["runs"]):
         # The doctor column is the real TrainingDoctor's primary verdict.
         assert run["doctor"] in DOCTOR_CODES
-        assert run["doctor_report"]["primary"] == run["doctor"] == row["doctor"]
+        assert run["doctor_report"]["primary"] == run["doctor"] == result["doctor"]
         val = run["history"]["val_loss"]
         assert len(val) == 3 and all(math.isfinite(v) for v in val)
         assert run["best_val_loss"] == pytest.approx(min(val))
@@ -53,7 +54,9 @@ def test_lab_end_to_end(cli, tmp_path, monkeypatch):
         accuracy = run["history"]["val_accuracy"]
         reached = [i + 1 for i, a in enumerate(accuracy) if a >= 0.95]
         assert run["epochs_to_goal"] == (reached[0] if reached else None)
-        assert float(row["final_val_loss"]) == pytest.approx(val[-1])
+        assert result["epochs_to_target"] == run["epochs_to_goal"]
+        assert result["selection_scores"] == [pytest.approx(val[-1])]
+        assert result["test_metric_mean"] == pytest.approx(run["test_metric"])
     assert set(payload["rosenbrock"]) == {label for label, _ in rosenbrock.DEFAULT_WALKERS}
     markdown = (out / "results.md").read_text()
     assert "| binary_crossentropy | adam |" in markdown
@@ -74,8 +77,8 @@ def test_ctrl_c_keeps_the_finished_runs(cli, tmp_path, monkeypatch):
 
     monkeypatch.setattr(engine, "train_one", interrupted_on_third)
     out = tmp_path / "out"
-    ran = cli("lab", "--tasks", "multiclass", "--optimizers", "gd,adam", "--epochs", "1",
-              "--out", out)
+    ran = cli("lab", "--tasks", "multiclass", "--full", "--optimizers", "gd,adam", "--epochs",
+              "1", "--budget", "1", "--seeds", "1", "--out", out)
     assert ran.code == 130
     assert "kept the results of the finished runs" in ran.out
     assert len(read_rows(out / "results.csv")) == 2
@@ -113,11 +116,16 @@ def test_compare_on_a_csv(cli, tmp_path):
     out = tmp_path / "cmp"
     ran = cli("compare", "--data", path, "--target", "answer", "--task", "binary",
               "--losses", "binary_crossentropy,binary_focal_crossentropy",
-              "--optimizers", "adam", "--epochs", "2", "--out", out)
+              "--optimizers", "adam", "--epochs", "2", "--budget", "1", "--seeds", "2",
+              "--out", out)
     assert ran.code == 0, ran.err
     rows = read_rows(out / "results.csv")
     assert [r["loss"] for r in rows] == ["binary_crossentropy", "binary_focal_crossentropy"]
     assert {r["dataset"] for r in rows} == {"churn"} and rows[0]["goal"] == "0.9"
+    assert {r["seeds"] for r in rows} == {"0;1"}
+    payload = json.loads((out / "report.json").read_text())
+    assert payload["protocol"]["seeds"] == 2 and len(payload["runs"]) == 4
+    assert payload["protocol"]["splits"]["validation"] == 0.2
     assert_valid_png(out / "loss_curves_churn.png", plots.loss_curves_size(2))
     assert "keras_lossopt compare: churn" in (out / "results.md").read_text()
 
@@ -126,7 +134,8 @@ def test_compare_applies_the_loss_recommendation(cli, tmp_path):
     path = _regression_csv(tmp_path / "houses.csv")
     out = tmp_path / "cmp"
     ran = cli("compare", "--data", path, "--target", "price", "--task", "regression",
-              "--optimizers", "sgd", "--epochs", "1", "--no-plots", "--out", out)
+              "--optimizers", "sgd", "--epochs", "1", "--budget", "1", "--seeds", "1",
+              "--no-plots", "--out", out)
     assert ran.code == 0, ran.err
     expected = keras_lossopt.recommend("regression").loss_name
     assert f"Recommended loss for regression: {expected}" in ran.out
@@ -316,9 +325,12 @@ def test_a_failing_run_is_reported_and_the_others_go_on():
 def test_default_lab_plan():
     from keras_lossopt.cli import lab
 
-    plans = lab.build_plans()
+    plans = lab.build_plans(full=True)
     assert [(p.key, p.dataset.name) for p in plans] == [
         ("regression", "diabetes"), ("binary", "breast_cancer"), ("multiclass", "digits")]
+    # The default keeps each task's standard loss (three minutes); --full has them all.
+    assert [[s.name for s in p.losses] for p in lab.build_plans()] == [
+        ["mean_squared_error"], ["binary_crossentropy"], ["sparse_categorical_crossentropy"]]
     assert [s.name for s in plans[0].losses] == [
         "mean_squared_error", "mean_absolute_error", "huber", "pseudo_huber"]
     assert [s.name for s in plans[1].losses] == ["binary_crossentropy",
@@ -337,7 +349,7 @@ def test_default_lab_plan():
 def test_lab_losses_go_to_the_tasks_they_are_registered_for():
     from keras_lossopt.cli import lab
 
-    plans = lab.build_plans(losses=["huber", "binary_crossentropy", "poly_loss"])
+    plans = lab.build_plans(losses=["huber", "binary_crossentropy", "poly_loss"], full=True)
     engine.check_plans(plans, per_task=True)
     assert [[s.name for s in p.losses] for p in plans] == [
         ["huber"], ["binary_crossentropy"], ["poly_loss"]]
@@ -384,8 +396,9 @@ def test_label_format_and_logits_come_from_the_registry():
 def test_compare_trains_a_one_hot_loss_whose_name_says_sparse(cli, tmp_path):
     out = tmp_path / "cmp"
     ran = cli("compare", "--dataset", "digits", "--losses", "sparsemax_loss", "--optimizers",
-              "adam", "--epochs", "1", "--no-plots", "-q", "--out", out)
+              "adam", "--epochs", "1", "--budget", "1", "--seeds", "1", "--no-plots", "-q",
+              "--out", out)
     assert ran.code == 0, ran.err
     (row,) = read_rows(out / "results.csv")
     assert row["error"] == "" and row["doctor"] != "error"
-    assert float(row["final_metric"]) > 0.2  # accuracy on digits (chance: 0.1) after one epoch
+    assert float(row["test_metric_mean"]) > 0.2  # accuracy on digits (chance: 0.1), one epoch

@@ -160,7 +160,8 @@ def test_backend_switch_end_to_end(tmp_path):
               "sys.exit(keras_lossopt_launcher.main(sys.argv[1:]))")
     result = subprocess.run(
         [sys.executable, "-c", script, "compare", "--dataset", "diabetes", "--losses",
-         "mean_squared_error", "--optimizers", "sgd", "--epochs", "1", "--no-plots", "-q",
+         "mean_squared_error", "--optimizers", "sgd", "--epochs", "1", "--budget", "1",
+         "--seeds", "1", "--no-plots", "-q",
          "--out", str(out), "--backend", other],
         capture_output=True, text=True, timeout=600, env=launcher_env(TF_CPP_MIN_LOG_LEVEL="3"))
     assert result.returncode == 0, result.stderr

@@ -14,8 +14,8 @@ def test_compare_infers_the_task_and_reports_the_class_encoding(cli, tmp_path):
                                                for (a, b), t in zip(x, label)))
     out = tmp_path / "cmp"
     ran = cli("compare", "--data", path, "--target", "answer", "--losses",
-              "binary_crossentropy", "--optimizers", "adam", "--epochs", "1", "--no-plots",
-              "-q", "--out", out)  # no --task
+              "binary_crossentropy", "--optimizers", "adam", "--epochs", "1", "--budget", "1",
+              "--seeds", "1", "--no-plots", "-q", "--out", out)  # no --task
     assert ran.code == 0, ran.out + ran.err
     assert ("Target 'answer': task binary (inferred from the target: 2 distinct values; "
             "--task overrides)") in ran.out

@@ -83,13 +83,15 @@ def test_compare_trains_every_kind_of_loss_string(cli, tmp_path):
     out = tmp_path / "cmp"
     ran = cli("compare", "--data", path, "--target", "price", "--task", "regression",
               "--losses", ",".join(names), "--optimizers", "adam", "--epochs", "1",
-              "--no-plots", "-q", "--out", out)
+              "--budget", "1", "--seeds", "1", "--no-plots", "-q", "--out", out)
     assert ran.code == 0, ran.out + ran.err
     with open(out / "results.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["loss"] for r in rows] == names
     for row in rows:
         assert row["error"] == "" and row["doctor"] != "error", row
-        assert math.isfinite(float(row["final_val_loss"]))
+        assert math.isfinite(float(row["selection_scores"]))  # the final validation loss
+        assert math.isfinite(float(row["test_metric_mean"]))
     # "mse" and "MeanSquaredError" are the same loss: the same run.
-    assert float(rows[0]["final_val_loss"]) == pytest.approx(float(rows[2]["final_val_loss"]))
+    assert float(rows[0]["selection_scores"]) == pytest.approx(float(rows[2]["selection_scores"]))
+    assert float(rows[0]["test_metric_mean"]) == pytest.approx(float(rows[2]["test_metric_mean"]))
