@@ -2,13 +2,18 @@
 
 - "mirrored" (TensorFlow only): `tf.distribute.MirroredStrategy` over 2 logical CPU
   devices, model and optimizer created in `strategy.scope()`, equals single-device
-  training (<= 1e-5 relative).
+  training over 16 steps (long enough for adaptive state to move: Prodigy's `d`
+  grows ~5e4-fold): weights <= 1e-5 relative, and every optimizer variable, read
+  from EACH replica's copy, <= 1e-4 of its own scale. Its self-test: two
+  optimizers broken on purpose (statistics of the replica's share of the
+  gradients, `SENTINELS`) must FAIL, or the check reports itself blind.
 - "multi_worker" (TensorFlow only): a real two-process `MultiWorkerMirroredStrategy`
   on loopback (TF_CONFIG, two local workers, each global batch split between them,
   so the all-reduced gradient equals the single-device one) for a representative
   subset; a custom training loop, because Keras 3's `fit` fails under this strategy.
 - "data_parallel" (JAX only): `keras.distribution.DataParallel` over 2 host devices
-  (XLA_FLAGS=--xla_force_host_platform_device_count=2) equals single-device training.
+  (XLA_FLAGS=--xla_force_host_platform_device_count=2) equals single-device training
+  (16 steps; weights and optimizer state, as "mirrored").
 
 To keep CI inside its budget these run the default settings only (the other
 checks cover the non-default setting), and Keras's own classes are skipped.
@@ -24,6 +29,7 @@ import time
 
 import numpy as np
 
+from keras_lossopt import _keras_compat
 from keras_lossopt.testing import _core, _data, optimizers
 from keras_lossopt.testing._core import FAIL, NA, PASS, Result
 
@@ -31,6 +37,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 TOLERANCE = 1e-5
 STEPS = 4
+# MirroredStrategy and DataParallel: long enough that adaptive state leaves its start (Prodigy's d
+# grows from 1e-6 by orders of magnitude), and the state is compared too.
+DISTRIBUTED_STEPS = 16
+STATE_TOLERANCE = 1e-4
 
 
 def _result(entry, check, status, reason="", seconds=0.0, backend=None):
@@ -66,8 +76,12 @@ def _child_env(**extra):
     return env
 
 
-def _run_batched(check, entries, backend, env, code):
-    """Runs `code` (which reads names from argv[1] and writes JSON to argv[2]) in one child."""
+def _run_batched(check, entries, backend, env, code, extra=None):
+    """Runs `code` (which reads names from argv[1] and writes JSON to argv[2]) in one child.
+
+    `extra` (a dict) receives the child's entries whose names start with "__"
+    (e.g. the mirrored check's sentinels).
+    """
     todo, skipped = _own(entries, check)
     results = [_result(e, check, NA, why, backend=backend) for e, why in skipped]
     if not todo:
@@ -82,33 +96,16 @@ def _run_batched(check, entries, backend, env, code):
         if proc.returncode == 0 and os.path.exists(out):
             with open(out) as f:
                 found = json.load(f)
+        if extra is not None:
+            extra.update({k: v for k, v in found.items() if k.startswith("__")})
         for entry in todo:
             got = found.get(entry.name)
             if got is None:
                 got = {"status": FAIL, "reason": f"child failed: {proc.stderr[-1500:]}"}
-            results.append(_result(entry, check, got["status"], got["reason"], share,
-                                   backend=backend))
+            result = _result(entry, check, got["status"], got["reason"], share, backend=backend)
+            result.numbers = _core.plain(got.get("numbers", {}))
+            results.append(result)
     return results
-
-
-def _compare_runs(names, run_single, run_distributed):
-    """Child side: `{name: {"status", "reason"}}` comparing the two trainings."""
-    from keras_lossopt import registry
-
-    out = {}
-    for name in names:
-        entry = registry.lookup("optimizer", name)
-        try:
-            single = run_single(entry)
-            distributed = run_distributed(entry)
-            worst = _compare(single, distributed)
-            ok = worst <= TOLERANCE
-            out[name] = {"status": PASS if ok else FAIL,
-                         "reason": "" if ok else f"distributed != single device: max rel diff "
-                                                 f"{worst:.3g} > {TOLERANCE}"}
-        except Exception as e:  # noqa: BLE001
-            out[name] = {"status": FAIL, "reason": f"{type(e).__name__}: {e}"[:600]}
-    return out
 
 
 # --- MirroredStrategy (TensorFlow) -----------------------------------------------------
@@ -125,25 +122,184 @@ json.dump(distribute._mirrored_child(sys.argv[1].split(",")), open(sys.argv[2], 
 
 
 def _mirrored_child(names):
+    """Child side: each optimizer trained single-device and mirrored; weights AND state compared.
+
+    The state of the mirrored run is read from every replica's copy: a step that
+    updates state from its own replica's share of the gradients leaves copies
+    that differ even where the weights still agree. The two sentinels
+    (`SENTINELS`, optimizers broken on purpose in the way a reduction over
+    variables goes wrong under replicas) must FAIL; if one passes, the check
+    cannot see the fault and every optimizer FAILs with that reason.
+    """
     import tensorflow as tf
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
-    def single(entry):
-        return _data.fit_run(optimizers.make(entry), STEPS).get_weights()
-
-    def mirrored(entry):
-        with strategy.scope():
+    def train(make_optimizer, mirrored):
+        scope = strategy.scope() if mirrored else _null_scope()
+        with scope:
             model = _data.fit_model()
-            opt = optimizers.make(entry)
-        return _data.fit_run(opt, STEPS, model=model).get_weights()
+            opt = make_optimizer()
+            opt.build(model.trainable_variables)
+        before = _state_copies(opt, strategy if mirrored else None)
+        _data.fit_run(opt, DISTRIBUTED_STEPS, model=model)
+        return model.get_weights(), before, _state_copies(opt, strategy if mirrored else None)
 
-    return _compare_runs(names, single, mirrored)
+    return _compare_trainings(names, train, sentinels=_sentinels())
 
 
-def run_mirrored(entries):
-    return _run_batched("mirrored", entries, "tensorflow", _child_env(KERAS_BACKEND="tensorflow"),
-                        _MIRRORED_CHILD)
+def _compare_trainings(names, train, sentinels=None):
+    """Child side: `{name: {"status", "reason", "numbers"}}`, single-device vs distributed.
+
+    `train(make_optimizer, distributed)` returns `(weights, state before, state
+    after)` (the state as `_state_copies` gives it). `sentinels`, {label: factory}
+    of optimizers broken on purpose, must FAIL: their findings are returned under
+    "__sentinels__", and if one passes, every optimizer FAILs (the check is blind).
+    """
+    def compare(make_optimizer):
+        weights, start, state = train(make_optimizer, False)
+        d_weights, _, d_state = train(make_optimizer, True)
+        return _differences(weights, start, state, d_weights, d_state)
+
+    out = {}
+    found_in_sentinels = {}
+    for label, make_optimizer in (sentinels or {}).items():
+        try:
+            found_in_sentinels[label] = compare(make_optimizer)["problem"]
+        except Exception as e:  # noqa: BLE001 - a crash is not the FAIL we want either
+            found_in_sentinels[label] = ""
+            out.setdefault("__sentinel_errors__", []).append(f"{label}: {type(e).__name__}: {e}")
+    blind = [label for label, problem in found_in_sentinels.items() if not problem]
+    if sentinels:
+        out["__sentinels__"] = found_in_sentinels
+
+    from keras_lossopt import registry
+
+    for name in names:
+        entry = registry.lookup("optimizer", name)
+        try:
+            found = compare(lambda entry=entry: optimizers.make(entry))
+        except Exception as e:  # noqa: BLE001
+            out[name] = {"status": FAIL, "reason": f"{type(e).__name__}: {e}"[:600]}
+            continue
+        status, reason = (FAIL, found["problem"]) if found["problem"] else (PASS, "")
+        if blind and status == PASS:
+            status, reason = FAIL, ("the check is blind: its sentinel(s) "
+                                    f"{', '.join(blind)} passed (see distribute.SENTINELS)")
+        out[name] = {"status": status, "reason": reason, "numbers": found["numbers"]}
+    return out
+
+
+class _null_scope:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _state_copies(opt, strategy):
+    """`[[copy of each replica] for each optimizer variable]` as numpy arrays."""
+    copies = []
+    for variable in opt.variables:
+        value = variable.value
+        parts = strategy.experimental_local_results(value) if strategy is not None else (value,)
+        copies.append([np.array(_keras_compat.to_numpy(part)) for part in parts])
+    return copies
+
+
+def _scaled_difference(a, b):
+    """max |a - b| relative to the magnitude of `b` (the whole variable's, floored at 1e-30).
+
+    Relative to each variable's own scale, not to 1: Prodigy's `d` starts at 1e-6,
+    and an absolute 1e-5 would not see it move from 6e-6 to 7e-6.
+    """
+    a, b = np.asarray(a, "float64"), np.asarray(b, "float64")
+    scale = max(float(np.max(np.abs(b))) if b.size else 0.0, 1e-30)
+    return float(np.max(np.abs(a - b))) / scale if a.size else 0.0
+
+
+def _differences(weights, start, state, m_weights, m_state):
+    """`{"problem": str or "", "numbers": {...}}` of a single-device vs mirrored pair."""
+    problems = []
+    worst_weights = _compare(weights, m_weights)
+    if worst_weights > TOLERANCE:
+        problems.append(f"weights: max rel diff {worst_weights:.3g} > {TOLERANCE}")
+    worst_state, where = 0.0, ""
+    growth = 1.0  # the largest factor a non-zero scalar state moved by (e.g. Prodigy's d)
+    for index, (single, before, copies) in enumerate(zip(state, start, m_state)):
+        for replica, copy in enumerate(copies):
+            diff = _scaled_difference(copy, single[0])
+            if diff > worst_state:
+                worst_state, where = diff, f"optimizer variable {index} (replica {replica})"
+        if single[0].size == 1:
+            a, b = abs(float(single[0].ravel()[0])), abs(float(before[0].ravel()[0]))
+            if a > 0 and b > 0:
+                growth = max(growth, a / b, b / a)
+    if worst_state > STATE_TOLERANCE:
+        problems.append(f"optimizer state: {where} differs by {worst_state:.3g} of its scale "
+                        f"> {STATE_TOLERANCE}")
+    return {"problem": "; ".join(problems),
+            "numbers": {"weights": worst_weights, "state": worst_state,
+                        "scalar_growth": growth}}
+
+
+# The sentinels: two optimizers broken on purpose, as a global reduction goes wrong under
+# replicas (the fault Prodigy had: statistics of the replica's share of the gradients,
+# before the all-reduce, written to state once per replica). The mirrored check must FAIL
+# both: the first on the weights, the second on the state alone (its weights are right).
+SENTINELS = ("per_replica_norm", "per_replica_statistic")
+
+
+def _sentinels():
+    """{label: factory} of the sentinel optimizers (classes made here: keras is imported late)."""
+    import keras
+    from keras import ops
+
+    from keras_lossopt import _keras_compat
+
+    class PerReplicaStatistic(_keras_compat.WholeStepHook, keras.optimizers.Optimizer):
+        """SGD that also keeps `sum |g|^2` of the gradients it is handed (wrongly: per replica)."""
+
+        normalize = False
+
+        def __init__(self, learning_rate=0.05, **kwargs):
+            super().__init__(learning_rate=learning_rate, **kwargs)
+
+        def build(self, var_list):
+            if self.built:
+                return
+            super().build(var_list)
+            self.statistic = self.add_variable((), initializer="ones", dtype="float32",
+                                               name="statistic")
+
+        def _whole_step(self, grads, trainable_variables, learning_rate):
+            total = sum(ops.sum(ops.square(ops.cast(g, "float32"))) for g in grads)
+            self.assign(self.statistic, self.statistic + total)
+            self._update_each_variable(grads, trainable_variables, learning_rate)
+
+        def update_step(self, gradient, variable, learning_rate):
+            lr = ops.cast(learning_rate, variable.dtype)
+            if self.normalize:
+                lr = lr / ops.cast(ops.sqrt(self.statistic), variable.dtype)
+            self.assign_sub(variable, lr * gradient)
+
+    class PerReplicaNorm(PerReplicaStatistic):
+        """The same, but the step is divided by the root of that statistic (so weights differ)."""
+
+        normalize = True
+
+    return {"per_replica_norm": PerReplicaNorm, "per_replica_statistic": PerReplicaStatistic}
+
+
+def run_mirrored(entries, sentinels=None):
+    """MirroredStrategy vs single device, weights and state, for every optimizer of ours.
+
+    `sentinels` (a dict), if given, receives `{"__sentinels__": {label: problem}}`:
+    what the check found wrong with each sentinel ("" would mean it is blind).
+    """
+    return _run_batched("mirrored", entries, "tensorflow",
+                        _child_env(KERAS_BACKEND="tensorflow"), _MIRRORED_CHILD, extra=sentinels)
 
 
 # --- DataParallel (JAX) ---------------------------------------------------------------
@@ -163,18 +319,20 @@ def _data_parallel_child(names):
     if len(devices) < 2:
         raise RuntimeError(f"expected 2 host devices, found {devices}")
 
-    def single(entry):
-        keras.distribution.set_distribution(None)
-        return _data.fit_run(optimizers.make(entry), STEPS).get_weights()
-
-    def parallel(entry):
-        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices[:2]))
+    def train(make_optimizer, distributed):
+        keras.distribution.set_distribution(
+            keras.distribution.DataParallel(devices=devices[:2]) if distributed else None)
         try:
-            return _data.fit_run(optimizers.make(entry), STEPS).get_weights()
+            model = _data.fit_model()
+            opt = make_optimizer()
+            opt.build(model.trainable_variables)
+            before = _state_copies(opt, None)
+            _data.fit_run(opt, DISTRIBUTED_STEPS, model=model)
+            return model.get_weights(), before, _state_copies(opt, None)
         finally:
             keras.distribution.set_distribution(None)
 
-    return _compare_runs(names, single, parallel)
+    return _compare_trainings(names, train)
 
 
 def run_data_parallel(entries):

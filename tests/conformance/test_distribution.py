@@ -11,9 +11,21 @@ from tests.conformance.conftest import assert_not_failed
 @pytest.mark.slow
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow only")
 def test_mirrored_strategy_equals_single_device(results):
-    found = distribute.run_mirrored(registry.entries("optimizer"))
+    sentinels = {}
+    found = distribute.run_mirrored(registry.entries("optimizer"), sentinels=sentinels)
     results.extend(found)
+    # The harness's self-test: both optimizers broken on purpose are caught, the one
+    # whose weights stay right by its state.
+    caught = sentinels["__sentinels__"]
+    assert set(caught) == set(distribute.SENTINELS), sentinels
+    assert "weights:" in caught["per_replica_norm"], caught
+    assert caught["per_replica_statistic"].startswith("optimizer state:"), caught
     assert_not_failed(found)
+    # Prodigy (issue 16: it drifted under MirroredStrategy) is checked, over a run
+    # where its d grows from d0 = 1e-6 by orders of magnitude.
+    prodigy = next(r for r in found if r.entry == "prodigy")
+    assert prodigy.status == "PASS", prodigy
+    assert prodigy.numbers["scalar_growth"][0] > 1e3, prodigy.numbers
 
 
 @pytest.mark.slow
