@@ -1,4 +1,4 @@
-"""MirroredStrategy (TensorFlow) and DataParallel (JAX), every optimizer of ours, one child each."""
+"""MirroredStrategy (TensorFlow), DataParallel and ModelParallel (JAX): every optimizer of ours, one child each."""
 
 import keras
 import pytest
@@ -35,3 +35,13 @@ def test_jax_data_parallel_equals_single_device(results):
     found = distribute.run_data_parallel(registry.entries("optimizer"))
     results.extend(found)
     assert_not_failed(found)
+
+
+@pytest.mark.slow
+@pytest.mark.multibackend
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX only (runs in the JAX pass)")
+def test_jax_model_parallel_equals_single_device_and_shards_slots(results):
+    found = distribute.run_model_parallel(registry.entries("optimizer"))
+    results.extend(found)
+    assert_not_failed(found)
+    assert any(r.status == "PASS" for r in found), [r.reason for r in found]
