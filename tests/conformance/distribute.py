@@ -6,7 +6,9 @@
   grows ~5e4-fold): weights <= 1e-5 relative, and every optimizer variable, read
   from EACH replica's copy, <= 1e-3 of its own scale. Its self-test: two
   optimizers broken on purpose (statistics of the replica's share of the
-  gradients, `SENTINELS`) must FAIL, or the check reports itself blind.
+  gradients, `SENTINELS`) must FAIL, or the check reports itself blind. And
+  gradient accumulation / EMA overwrite, which Keras cannot run under replicas
+  (keras-team/keras#20582), are refused with a ValueError at the first step.
 - "multi_worker" (TensorFlow only): a real two-process `MultiWorkerMirroredStrategy`
   on loopback (TF_CONFIG, two local workers, each global batch split between them,
   so the all-reduced gradient equals the single-device one) for a representative
@@ -168,7 +170,36 @@ def _mirrored_child(names):
         _fit(opt, model)
         return model.get_weights(), before, _state_copies(opt, strategy if mirrored else None)
 
-    return _compare_trainings(names, train, sentinels=_sentinels())
+    out = _compare_trainings(names, train, sentinels=_sentinels())
+    out["__refusals__"] = _refusals(strategy)
+    return out
+
+
+REFUSED = ({"gradient_accumulation_steps": 2},
+           {"use_ema": True, "ema_overwrite_frequency": 2})
+
+
+def _refusals(strategy):
+    """{setting: the error} of Prodigy trained mirrored with each of `REFUSED`.
+
+    Keras cannot run these under replicas (keras-team/keras#20582); ours must
+    refuse with a ValueError naming the argument, not train wrongly.
+    """
+    from keras_lossopt.optimizers import Prodigy
+
+    found = {}
+    for kwargs in REFUSED:
+        try:
+            with strategy.scope():
+                model = _data.fit_model()
+                opt = Prodigy(**kwargs)
+            _fit(opt, model, 2)
+            found[repr(kwargs)] = "trained"
+        except ValueError as e:
+            found[repr(kwargs)] = str(e)
+        except Exception as e:  # noqa: BLE001 - recorded: the test says what it wanted
+            found[repr(kwargs)] = f"{type(e).__name__}: {e}"
+    return found
 
 
 def _compare_trainings(names, train, sentinels=None, makers=None):
@@ -320,7 +351,8 @@ def run_mirrored(entries, sentinels=None):
     """MirroredStrategy vs single device, weights and state, for every optimizer of ours.
 
     `sentinels` (a dict), if given, receives `{"__sentinels__": {label: problem}}`:
-    what the check found wrong with each sentinel ("" would mean it is blind).
+    what the check found wrong with each sentinel ("" would mean it is blind), and
+    `{"__refusals__": {setting: error}}` (see `_refusals`).
     """
     return _run_batched("mirrored", entries, "tensorflow",
                         _child_env(KERAS_BACKEND="tensorflow"), _MIRRORED_CHILD, extra=sentinels)

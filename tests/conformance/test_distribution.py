@@ -20,6 +20,11 @@ def test_mirrored_strategy_equals_single_device(results):
     assert set(caught) == set(distribute.SENTINELS), sentinels
     assert "weights:" in caught["per_replica_norm"], caught
     assert caught["per_replica_statistic"].startswith("optimizer state:"), caught
+    # What Keras cannot run under replicas is refused, naming the argument.
+    for kwargs, error in sentinels["__refusals__"].items():
+        argument = "gradient_accumulation_steps" if "accumulation" in kwargs else \
+            "ema_overwrite_frequency"
+        assert f"`{argument}` is not supported under a tf.distribute" in error, (kwargs, error)
     assert_not_failed(found)
     # Prodigy (issue 16: it drifted under MirroredStrategy) is checked, over a run
     # where its d grows from d0 = 1e-6 by orders of magnitude.
