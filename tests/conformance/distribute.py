@@ -97,7 +97,7 @@ def _run_batched(check, entries, backend, env, code, extra=None):
         out = os.path.join(tmp, "out.json")
         start = time.perf_counter()
         proc = subprocess.run([sys.executable, "-c", code, ",".join(e.name for e in todo), out],
-                              env=env, capture_output=True, text=True, timeout=900)
+                              env=env, capture_output=True, text=True, timeout=1800)
         share = (time.perf_counter() - start) / len(todo)
         found = {}
         if proc.returncode == 0 and os.path.exists(out):
