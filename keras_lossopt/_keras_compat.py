@@ -38,6 +38,11 @@ private method; checked when an instance is created, which raises):
 | `WholeStepHook` | `Optimizer._backend_update_step` (called by `_backend_apply_gradients`) | exists and is called |
 | `DelegatedLearningRate` | `Optimizer._get_current_learning_rate` (read by the `learning_rate` property and torch's weight decay) | exists and is called |
 
+`refuse_unsupported_replica_features(optimizer)` (public TensorFlow API; called by
+`WholeStepHook` at the first step) refuses, with a ValueError naming the argument,
+gradient accumulation and EMA overwrite under several `tf.distribute` replicas,
+which Keras's pipeline cannot run there (keras-team/keras#20582).
+
 `loss_reduction_supported(reduction)` answers with the public API what the
 conformance harness used `keras.src.losses.loss.standardize_reduction` for, and
 `to_numpy(x)` converts without the deprecation warning that numpy 2 raises for
@@ -493,6 +498,35 @@ def require_optimizer_hook(name):
         raise KerasCompatibilityError(_message(problem, _OPTIMIZER_HOOKS[name][1]))
 
 
+def refuse_unsupported_replica_features(optimizer):
+    """Raises ValueError for base features Keras 3.15 cannot run under several TF replicas.
+
+    Keras's gradient accumulation and EMA overwrite (`ema_overwrite_frequency`)
+    put a cross-replica `merge_call` inside a `tf.cond`, which TensorFlow refuses
+    while tracing the step (keras-team/keras#20582: "`merge_call` called while
+    defining a new graph"), for Keras's own optimizers too. This says so, naming
+    the argument, at the first step instead. EMA without overwrite works.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return
+    for argument in ("gradient_accumulation_steps", "ema_overwrite_frequency"):
+        value = getattr(optimizer, argument, None)
+        if value and (argument != "ema_overwrite_frequency" or optimizer.use_ema):
+            raise ValueError(
+                f"{type(optimizer).__name__}: `{argument}` is not supported under a "
+                f"tf.distribute strategy with {context.num_replicas_in_sync} replicas in "
+                f"Keras {KERAS_VERSION} (its step puts a cross-replica merge_call inside "
+                "tf.cond, which TensorFlow refuses; keras-team/keras#20582). Use a larger "
+                "global batch instead of accumulation, or EMA without overwrite (the average "
+                f"is written to the model at the end of fit). Received: {argument}={value!r}"
+            )
+
+
 class WholeStepHook:
     """Mixin (listed before `keras.optimizers.Optimizer`): one method call per step.
 
@@ -510,6 +544,7 @@ class WholeStepHook:
         super().__init__(*args, **kwargs)
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        refuse_unsupported_replica_features(self)
         self._whole_step(grads, trainable_variables, learning_rate)
 
     def _whole_step(self, grads, trainable_variables, learning_rate):

@@ -24,10 +24,26 @@ The cache lives only during Keras's per-step call (`_keras_compat.WholeStepHook`
 the entry point every backend goes through: TensorFlow's distributed update,
 JAX's stateless step and torch's loop), so no tensor outlives its step or its
 trace. `update_step` called on its own computes them directly (an optimizer with
-a `_begin_step` cannot: it raises).
+a `_begin_step` cannot: it raises). The cache is per thread: TensorFlow's
+MirroredStrategy runs each replica's step in a thread of its own.
+
+Under a `tf.distribute` strategy Keras calls the step in each replica with that
+replica's share of the gradients and sums them (all-reduce) only inside its
+per-variable loop. A `_begin_step` that reduced over those shares (Prodigy's
+`d` statistics) would compute a different value in each replica, and each
+replica would keep its own copy of the state. So an optimizer with a
+`_begin_step` sums the gradients over the replicas first (the one all-reduce of
+the step), and then every replica runs `_begin_step` and the per-variable
+updates on the same summed gradients and the same state, updating its own copy
+of each variable (Keras's optimizer variables are not aggregated, so the
+replicas stay identical). `update_step` runs in the replica there, not in
+Keras's cross-replica `merge_call`.
 """
 
+import threading
+
 from keras_lossopt import _keras_compat
+from keras_lossopt.optimizers._wrapper import all_reduced_gradients, replica_context
 
 __all__ = []
 
@@ -42,7 +58,17 @@ class StepScalarsMixin(_keras_compat.WholeStepHook):
     call `self._step_scalars(learning_rate, dtype)` in `update_step`.
     """
 
-    _step_scalar_cache = None  # a dict during a step, None otherwise
+    @property
+    def _step_scalar_cache(self):
+        """This thread's cache: a dict during a step, None otherwise."""
+        return getattr(_CACHES, "by_optimizer", {}).get(id(self))
+
+    def _set_step_scalar_cache(self, cache):
+        caches = _CACHES.__dict__.setdefault("by_optimizer", {})
+        if cache is None:
+            caches.pop(id(self), None)
+        else:
+            caches[id(self)] = cache
 
     def _compute_step_scalars(self, learning_rate, dtype):
         raise NotImplementedError
@@ -74,11 +100,20 @@ class StepScalarsMixin(_keras_compat.WholeStepHook):
         return cache[key]
 
     def _whole_step(self, grads, trainable_variables, learning_rate):
-        self._step_scalar_cache = {}
+        in_replicas = self._has_begin_step() and replica_context() is not None
+        if in_replicas:  # the gradients of the whole batch, before _begin_step
+            grads = all_reduced_gradients(grads)
+        cache = {}
+        self._set_step_scalar_cache(cache)
         try:
-            self._step_scalar_cache[_BEGUN] = self._begin_step(
-                grads, trainable_variables, learning_rate
-            )
-            self._update_each_variable(grads, trainable_variables, learning_rate)
+            cache[_BEGUN] = self._begin_step(grads, trainable_variables, learning_rate)
+            if in_replicas:  # already summed: Keras's loop would sum them again
+                for grad, variable in zip(grads, trainable_variables):
+                    self.update_step(grad, variable, learning_rate)
+            else:
+                self._update_each_variable(grads, trainable_variables, learning_rate)
         finally:
-            self._step_scalar_cache = None
+            self._set_step_scalar_cache(None)
+
+
+_CACHES = threading.local()  # .by_optimizer: {id(optimizer): cache of its current step}

@@ -91,14 +91,29 @@ def all_reduced_gradients(grads):
     it changes them), so that the inner sum is what it wants. Elsewhere (one
     replica, JAX's global arrays, torch) the gradients are returned unchanged.
     """
-    if keras.backend.backend() != "tensorflow":
+    context = replica_context()
+    if context is None:
         return grads
+    import tensorflow as tf
+
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, list(grads))
+
+
+def replica_context():
+    """TensorFlow's replica context when the step runs in one of several replicas, else None.
+
+    Under a `tf.distribute` strategy Keras runs the optimizer's step in each
+    replica, with that replica's share of the gradients (`all_reduced_gradients`
+    sums them). Elsewhere (one replica, JAX, torch) None.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return None
     import tensorflow as tf
 
     context = tf.distribute.get_replica_context()
     if context is None or context.num_replicas_in_sync == 1:
-        return grads
-    return context.all_reduce(tf.distribute.ReduceOp.SUM, list(grads))
+        return None
+    return context
 
 
 def run_if(pred, fn):

@@ -105,7 +105,8 @@ def write_markdown(results, path):
             if r.kind == kind and r.check not in checks:
                 checks.append(r.check)
         order = list(OPTIMIZER_CHECKS if kind == "optimizer" else LOSS_CHECKS) + [
-            "resume", "compile_fit_reload", "mirrored", "multi_worker", "data_parallel"]
+            "resume", "compile_fit_reload", "mirrored", "multi_worker", "data_parallel",
+            "model_parallel"]
         checks.sort(key=lambda c: order.index(c) if c in order else 99)
         if not rows:
             continue

@@ -4,7 +4,8 @@ The registry (`keras_lossopt.registry.entries(kind)`) is the only source of what
 checked: registering a class puts it under test. The per-entry checks are
 `keras_lossopt.testing.LOSS_CHECKS` / `OPTIMIZER_CHECKS`; the batched ones,
 which start processes (`fresh`: reload in a fresh process; `distribute`:
-TensorFlow MirroredStrategy / MultiWorkerMirroredStrategy, JAX DataParallel),
+TensorFlow MirroredStrategy / MultiWorkerMirroredStrategy, JAX DataParallel /
+ModelParallel),
 live next to this file. Results are plain lists of `Result`: each process writes
 its own to a JSON file (`dump_results`), and `report` merges them.
 """
@@ -29,6 +30,7 @@ BATCHED = {
     "compile_fit_reload": ("loss", fresh.run_loss_reload, None),
     "mirrored": ("optimizer", distribute.run_mirrored, ("tensorflow",)),
     "data_parallel": ("optimizer", distribute.run_data_parallel, ("jax",)),
+    "model_parallel": ("optimizer", distribute.run_model_parallel, ("jax",)),
     "multi_worker": ("optimizer", distribute.run_multi_worker, ("tensorflow",)),
 }
 
