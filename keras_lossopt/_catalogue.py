@@ -30,10 +30,15 @@ def import_submodules(package_name, package_path):
 def public_namespace(kind, package_name, package_path):
     """The names a public module exports: registered classes and functional forms.
 
+    Every exported function is registered for serialization (`registry.register_function`).
+
     A former name of one of ours (`deprecated_names`) is left out, so that the
     package's `deprecated_getattr` answers it with a warning.
     """
     namespace = import_submodules(package_name, package_path)
+    for obj in namespace.values():
+        if inspect.isfunction(obj) and obj.__module__.startswith(package_name):
+            registry.register_function(obj)  # functional forms save and reload on their own
     deprecated = deprecated_names(package_name, package_path)
     for entry in registry.entries(kind):
         name = entry.cls.__name__
