@@ -48,6 +48,11 @@ def public_namespace(kind, package_name, package_path):
                              f"{taken.__module__} and {entry.cls.__module__}; rename ours.")
         if name not in deprecated:
             namespace[name] = entry.cls
+        for alias in entry.aliases:
+            # A class-like alias (TFA's `RectifiedAdam`, `PinballLoss`) is also an
+            # attribute: the same class, one registry entry.
+            if alias.isidentifier() and alias[0].isupper() and alias not in namespace:
+                namespace[alias] = entry.cls
     return namespace
 
 

@@ -32,7 +32,7 @@ import re
 
 import keras
 
-from keras_lossopt import _keras_compat
+from keras_lossopt import _arguments, _keras_compat
 
 PACKAGE = "keras_lossopt"
 KINDS = ("loss", "optimizer", "schedule")
@@ -266,6 +266,9 @@ def register(kind, name=None, aliases=(), lookup_class_name=True, *, task=None, 
     tasks, labels, inputs = _loss_metadata(kind, task, labels, inputs)
 
     def decorator(cls):
+        if kind == "optimizer":
+            # TFA-only arguments and schedules outside learning_rate fail with a clear error.
+            _arguments.guard_constructor(cls)
         _add_entry(
             Entry(
                 kind=kind,
