@@ -8,7 +8,14 @@ saved models that use them reload with no `custom_objects`; `register_loss` and
 """
 
 from keras_lossopt import (
-    callbacks, doctor, losses, models, optimizers, plotting, registry, schedules,
+    callbacks,
+    doctor,
+    losses,
+    models,
+    optimizers,
+    plotting,
+    registry,
+    schedules,
 )
 from keras_lossopt._version import __version__
 from keras_lossopt.doctor import check_model, find_learning_rate, recommend

@@ -30,10 +30,15 @@ def import_submodules(package_name, package_path):
 def public_namespace(kind, package_name, package_path):
     """The names a public module exports: registered classes and functional forms.
 
+    Every exported function is registered for serialization (`registry.register_function`).
+
     A former name of one of ours (`deprecated_names`) is left out, so that the
     package's `deprecated_getattr` answers it with a warning.
     """
     namespace = import_submodules(package_name, package_path)
+    for obj in namespace.values():
+        if inspect.isfunction(obj) and obj.__module__.startswith(package_name):
+            registry.register_function(obj)  # functional forms save and reload on their own
     deprecated = deprecated_names(package_name, package_path)
     for entry in registry.entries(kind):
         name = entry.cls.__name__
@@ -43,6 +48,11 @@ def public_namespace(kind, package_name, package_path):
                              f"{taken.__module__} and {entry.cls.__module__}; rename ours.")
         if name not in deprecated:
             namespace[name] = entry.cls
+        for alias in entry.aliases:
+            # A class-like alias (TFA's `RectifiedAdam`, `PinballLoss`) is also an
+            # attribute: the same class, one registry entry.
+            if alias.isidentifier() and alias[0].isupper() and alias not in namespace:
+                namespace[alias] = entry.cls
     return namespace
 
 

@@ -43,7 +43,7 @@ import re
 
 import keras
 
-from keras_lossopt import _keras_compat
+from keras_lossopt import _arguments, _keras_compat
 
 PACKAGE = "keras_lossopt"
 KINDS = ("loss", "optimizer", "schedule")
@@ -432,6 +432,9 @@ def register(kind, name=None, aliases=(), lookup_class_name=True, *, config=None
 
     def decorator(cls):
         canonical, extra = _check_names(name or snake_case(cls.__name__), aliases)
+        if kind == "optimizer":
+            # TFA-only arguments and schedules outside learning_rate fail with a clear error.
+            _arguments.guard_constructor(cls)
         _add_entry(
             Entry(
                 kind=kind,
@@ -450,6 +453,29 @@ def register(kind, name=None, aliases=(), lookup_class_name=True, *, config=None
         return cls
 
     return decorator
+
+
+def register_function(fn):
+    """Makes a public functional form (`sparsemax_loss`, `pinball_loss`) saveable on its own.
+
+    Keras saves a plain function by its bare name and reloads it from Keras's own
+    modules only, so `compile(loss=keras_lossopt.losses.sparsemax_loss)` would save
+    but not reload, and a name Keras's loss table also holds (`"sparsemax_loss"`,
+    our class; `"sparse_categorical_crossentropy"`, Keras's function) would come back
+    as the wrong object. Registered as `"keras_lossopt>name"`, the function
+    round-trips through `.keras` files and `keras.losses.serialize`/`deserialize`.
+    No string name is added: `compile(loss="sparsemax_loss")` still means the class.
+    The public modules call this for every function they export (no list to keep).
+    """
+    if not inspect.isfunction(fn) or fn.__name__ == "<lambda>":
+        raise TypeError(f"register_function expects a named function. Received: {fn!r}")
+    key = f"{PACKAGE}>{fn.__name__}"
+    taken = keras.saving.get_registered_object(key)
+    if taken is not None and taken is not fn:
+        raise ValueError(f"{key!r} is already registered for {taken!r}; cannot also "
+                         f"register {fn.__module__}.{fn.__name__}.")
+    keras.saving.register_keras_serializable(package=PACKAGE)(fn)
+    return fn
 
 
 def register_keras(kind, keras_cls, name, aliases=(), *, task=None, labels=None, inputs=None):

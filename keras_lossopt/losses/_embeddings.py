@@ -7,16 +7,19 @@ of B embeddings, and no Python loop runs over the batch.
 import keras
 from keras import ops
 
+from keras_lossopt.losses.base import reshape_unknown_rank, static_rank
+
 
 def embeddings_of(y_pred):
     """Embeddings as a float tensor, computed in float32 when given in half precision."""
     y_pred = ops.convert_to_tensor(y_pred)
     if not keras.backend.is_float_dtype(y_pred.dtype) or y_pred.dtype in ("float16", "bfloat16"):
         y_pred = ops.cast(y_pred, "float32")
-    if len(y_pred.shape) != 2:
+    if static_rank(y_pred) != 2:
+        shape = "unknown" if static_rank(y_pred) is None else tuple(y_pred.shape)
         raise ValueError(
             "`y_pred` must be a 2-D batch of embeddings of shape (batch_size, dim). "
-            f"Received: y_pred.shape={tuple(y_pred.shape)}"
+            f"Received: y_pred.shape={shape}"
         )
     return y_pred
 
@@ -24,6 +27,11 @@ def embeddings_of(y_pred):
 def labels_of(y_true, embeddings, loss_name):
     """Labels as a (B,) tensor in the embeddings' dtype; checks the batch sizes agree."""
     y_true = ops.convert_to_tensor(y_true)
+    if static_rank(y_true) is None:  # TensorFlow graphs only; TFA accepted it too
+        return ops.cast(
+            reshape_unknown_rank(y_true, ops.shape(embeddings)[:1], "y_true", loss_name,
+                                 "one integer label per row of `y_pred`"),
+            embeddings.dtype)
     if len(y_true.shape) == 2 and y_true.shape[-1] == 1:
         y_true = ops.squeeze(y_true, -1)
     if len(y_true.shape) != 1 or (

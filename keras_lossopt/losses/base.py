@@ -15,6 +15,37 @@ import keras
 from keras import ops
 
 
+def static_rank(x):
+    """The rank of `x`, or None where it is unknown.
+
+    Only TensorFlow graphs have tensors of unknown rank (`tf.squeeze` of a
+    placeholder, `tf.function(input_signature=[tf.TensorSpec(None)])`), and there
+    `len(x.shape)` raises.
+    """
+    try:
+        return len(x.shape)
+    except ValueError:
+        return None
+
+
+def reshape_unknown_rank(x, shape, argument, loss_name, expected):
+    """TensorFlow only (unknown ranks exist only in TF graphs): `x` reshaped to `shape`.
+
+    A run-time check, named after `argument`, replaces TF's anonymous reshape
+    error when the element counts differ (`expected` says what `x` should hold).
+    """
+    import tensorflow as tf
+
+    x = tf.convert_to_tensor(x)
+    shape = tf.convert_to_tensor(shape, tf.int32)
+    check = tf.debugging.assert_equal(
+        tf.size(x, out_type=tf.int32), tf.reduce_prod(shape),
+        message=f"{loss_name}: `{argument}` (of unknown rank) must hold {expected}",
+    )
+    with tf.control_dependencies([check]):
+        return tf.reshape(x, shape)
+
+
 def align_ranks(y_true, y_pred):
     """Squeezes or expands a trailing axis of size 1 so both ranks agree.
 
@@ -66,11 +97,21 @@ def prepare(y_true, y_pred, loss_name, same_shape=True):
     if not keras.backend.is_float_dtype(y_pred.dtype):
         y_pred = ops.cast(y_pred, keras.backend.floatx())
     y_true = ops.cast(ops.convert_to_tensor(y_true), y_pred.dtype)
+    if static_rank(y_pred) is None:
+        raise ValueError(f"{loss_name}: `y_pred` must have a known rank. Received: "
+                         f"y_pred of unknown rank, y_true.shape={_shape_of(y_true)}")
+    if static_rank(y_true) is None:  # TensorFlow graphs only: y_pred's shape, as TFA
+        y_true = reshape_unknown_rank(y_true, ops.shape(y_pred), "y_true", loss_name,
+                                      "one value per element of `y_pred`")
     check_has_batch_axis(y_true, y_pred, loss_name)
     y_true, y_pred = align_ranks(y_true, y_pred)
     if same_shape:
         check_same_shape(y_true, y_pred, loss_name)
     return y_true, y_pred
+
+
+def _shape_of(x):
+    return "unknown" if static_rank(x) is None else tuple(x.shape)
 
 
 def safe_sqrt(x):

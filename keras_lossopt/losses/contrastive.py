@@ -10,7 +10,12 @@ import keras
 from keras import ops
 
 from keras_lossopt import _checks
-from keras_lossopt.losses.base import FunctionLoss, prepare
+from keras_lossopt.losses.base import (
+    FunctionLoss,
+    prepare,
+    reshape_unknown_rank,
+    static_rank,
+)
 from keras_lossopt.registry import register
 
 __all__ = [
@@ -107,11 +112,13 @@ def _soft_target_cross_entropy(targets, logits):
     return -ops.sum(targets * ops.log_softmax(logits, axis=-1), axis=-1)
 
 
-def npairs_loss(y_true, y_pred):
-    """Per-sample N-pairs loss: softmax cross-entropy of each row of the similarity
-    matrix `y_pred` against the same-label indicator normalised to sum 1."""
+def _npairs_per_row(y_true, y_pred):
+    """One N-pairs value per anchor row (NpairsLoss reduces them, sample weights per row)."""
     logits = _similarity_matrix(y_pred, "NpairsLoss")
     labels = ops.convert_to_tensor(y_true)
+    if static_rank(labels) is None:  # TensorFlow graphs only; TFA accepted it too
+        labels = reshape_unknown_rank(labels, ops.shape(logits)[:1], "y_true", "NpairsLoss",
+                                      "one integer label per row of `y_pred`")
     if len(labels.shape) == 2 and labels.shape[-1] == 1:
         labels = ops.squeeze(labels, -1)
     if len(labels.shape) != 1:
@@ -123,6 +130,14 @@ def npairs_loss(y_true, y_pred):
     same = ops.cast(ops.expand_dims(labels, 1) == ops.expand_dims(labels, 0), logits.dtype)
     targets = same / ops.sum(same, axis=1, keepdims=True)
     return _soft_target_cross_entropy(targets, logits)
+
+
+def npairs_loss(y_true, y_pred):
+    """N-pairs loss of a batch, one scalar (as `tfa.losses.npairs_loss`): the mean over
+    anchor rows of the softmax cross-entropy of each row of the similarity matrix
+    `y_pred` against the same-label indicator normalised to sum 1. `NpairsLoss`
+    keeps the per-row values so that a `sample_weight` weights rows."""
+    return ops.mean(_npairs_per_row(y_true, y_pred))
 
 
 @register("loss", name="npairs", task="metric_learning", labels="integers", inputs="similarity")
@@ -161,28 +176,37 @@ class NpairsLoss(FunctionLoss):
         - Sohn, 2016, "Improved Deep Metric Learning with Multi-class N-pair Loss
           Objective", https://papers.nips.cc/paper/6200
         - TensorFlow Addons, `tfa.losses.NpairsLoss`.
-        Deviates from TFA in returning per-row values (TFA returned their mean
-        with reduction forced to none); the default reduction gives the same value.
+        The class reduces per-row values (so a `sample_weight` weights rows; TFA
+        forced reduction none); the default reduction gives TFA's value, and the
+        function `npairs_loss` returns that mean, as TFA's did.
     """
 
     def __init__(self, reduction="sum_over_batch_size", name="npairs", dtype=None):
-        super().__init__(npairs_loss, name=name, reduction=reduction, dtype=dtype)
+        super().__init__(_npairs_per_row, name=name, reduction=reduction, dtype=dtype)
 
 
-def npairs_multilabel_loss(y_true, y_pred):
-    """Per-sample multi-label N-pairs loss: targets are label-overlap counts
-    `y_true @ y_true.T` normalised per row (rows without labels give 0)."""
+def _npairs_multilabel_per_row(y_true, y_pred):
+    """One multi-label N-pairs value per anchor row (rows without labels give 0)."""
     logits = _similarity_matrix(y_pred, "NpairsMultilabelLoss")
     labels = ops.cast(ops.convert_to_tensor(y_true), logits.dtype)
-    if len(labels.shape) != 2:
+    if static_rank(labels) != 2:
+        shape = "unknown" if static_rank(labels) is None else tuple(labels.shape)
         raise ValueError(
             "NpairsMultilabelLoss: `y_true` must be a (batch_size, num_classes) binary "
-            f"indicator. Received: y_true.shape={tuple(labels.shape)}, "
+            f"indicator. Received: y_true.shape={shape}, "
             f"y_pred.shape={tuple(logits.shape)}"
         )
     overlap = ops.matmul(labels, ops.transpose(labels))
     targets = ops.divide_no_nan(overlap, ops.sum(overlap, axis=1, keepdims=True))
     return _soft_target_cross_entropy(targets, logits)
+
+
+def npairs_multilabel_loss(y_true, y_pred):
+    """Multi-label N-pairs loss of a batch, one scalar (as
+    `tfa.losses.npairs_multilabel_loss`): the mean over anchor rows, with targets the
+    label-overlap counts `y_true @ y_true.T` normalised per row (rows without labels
+    give 0, TFA gave NaN)."""
+    return ops.mean(_npairs_multilabel_per_row(y_true, y_pred))
 
 
 @register("loss", name="npairs_multilabel", task="metric_learning", inputs="similarity_multilabel")
@@ -219,9 +243,11 @@ class NpairsMultilabelLoss(FunctionLoss):
         - Sohn, 2016, "Improved Deep Metric Learning with Multi-class N-pair Loss
           Objective", https://papers.nips.cc/paper/6200
         - TensorFlow Addons, `tfa.losses.NpairsMultilabelLoss`.
-        Deviates from TFA in returning per-row values and in taking dense labels only.
+        Deviates from TFA in reducing per-row values in the class (the function
+        `npairs_multilabel_loss` returns their mean, as TFA's) and in taking dense
+        labels only.
     """
 
     def __init__(self, reduction="sum_over_batch_size", name="npairs_multilabel",
                  dtype=None):
-        super().__init__(npairs_multilabel_loss, name=name, reduction=reduction, dtype=dtype)
+        super().__init__(_npairs_multilabel_per_row, name=name, reduction=reduction, dtype=dtype)

@@ -57,7 +57,7 @@ def pinball_loss(y_true, y_pred, tau=0.5):
     return ops.mean(ops.maximum(tau * delta, (tau - 1.0) * delta), axis=-1)
 
 
-@register("loss", name="pinball", aliases=("quantile", "pinball_loss"),
+@register("loss", name="pinball", aliases=("quantile", "pinball_loss", "PinballLoss"),
           task="regression", inputs="regression")
 class Pinball(FunctionLoss):
     """Pinball loss: fits the `tau`-quantile of the target instead of its mean.

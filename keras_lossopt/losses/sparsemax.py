@@ -1,11 +1,12 @@
 """The sparsemax loss of Martins & Astudillo (2016) (TensorFlow Addons' `SparsemaxLoss`)."""
 
+import keras
 from keras import ops
 
 from keras_lossopt.losses.base import FunctionLoss, prepare
 from keras_lossopt.registry import register
 
-__all__ = ["sparsemax_loss", "SparsemaxLoss"]
+__all__ = ["sparsemax", "sparsemax_loss", "SparsemaxLoss"]
 
 
 def _check_from_logits(from_logits):
@@ -33,6 +34,29 @@ def _sparsemax(z):
     top_sum = ops.sum(ops.where(support, z_sorted, 0.0), axis=-1, keepdims=True)
     tau = (top_sum - 1.0) / k
     return ops.maximum(z - tau, 0.0)
+
+
+def sparsemax(logits, axis=-1):
+    """Sparsemax activation (Martins & Astudillo 2016): the Euclidean projection of
+    `logits` onto the probability simplex along `axis`; many outputs are exactly 0.
+
+    The replacement for `tfa.activations.sparsemax` (and for `keras.ops.sparsemax`,
+    wrong up to at least Keras 3.15.1 whenever more than one logit is in the
+    support). Use it as a layer activation:
+    `keras.layers.Dense(10, activation=keras_lossopt.losses.sparsemax)`; saved
+    models reload it after `import keras_lossopt`.
+
+    >>> import numpy as np, keras_lossopt
+    >>> p = keras_lossopt.losses.sparsemax(np.array([[1.0, 0.8, -1.0]]))
+    >>> [round(float(v), 2) for v in p[0]]
+    [0.6, 0.4, 0.0]
+    """
+    z = ops.convert_to_tensor(logits)
+    if not keras.backend.is_float_dtype(z.dtype):
+        z = ops.cast(z, keras.backend.floatx())
+    if axis in (-1, len(z.shape) - 1):
+        return _sparsemax(z)
+    return ops.moveaxis(_sparsemax(ops.moveaxis(z, axis, -1)), -1, axis)
 
 
 def sparsemax_loss(y_true, y_pred, from_logits=True):

@@ -21,3 +21,22 @@ def dense_gradient(gradient):
     import tensorflow as tf
 
     return tf.convert_to_tensor(gradient)
+
+
+def sum_duplicates(gradient):
+    """`gradient` with the rows of a TensorFlow `IndexedSlices` that share an index summed.
+
+    TensorFlow only does anything (other values are returned unchanged). An
+    Embedding looked up twice in a batch gives repeated indices; Keras's `ops`
+    act on each repeated row separately, so a rule that squares the gradient
+    (Yogi's, Adan's, NovoGrad's second moment) would sum the squares instead of
+    squaring the sum. TF2's Keras base class summed them first (TFA relied on
+    it); Keras 3's does not, so every optimizer with a sparse path calls this.
+    """
+    if not is_indexed_slices(gradient):
+        return gradient
+    import tensorflow as tf
+
+    unique, positions = tf.unique(gradient.indices)
+    values = tf.math.unsorted_segment_sum(gradient.values, positions, tf.shape(unique)[0])
+    return tf.IndexedSlices(values, unique, gradient.dense_shape)

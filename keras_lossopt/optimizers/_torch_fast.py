@@ -87,6 +87,8 @@ class TorchFastStep(_keras_compat.WholeStepHook):
         for method in ("update_step", "_compute_step_scalars"):
             if getattr(cls, method, None) is not getattr(owner, method, None):
                 return None  # a subclass changed the rule: its own step is the truth
+        if getattr(self, "own_weight_decay", None):
+            return None  # its own (lazy) decay lives in update_step: run that step
         rule = _RULES[owner._torch_fast_rule]()
         if rule is None or not trainable_variables:
             return None

@@ -27,7 +27,10 @@ Such an optimizer opts out of the conformance check of Keras's decoupled decay
 with a reason: `conformance_opt_outs = {"base_features:weight_decay": "..."}`.
 """
 
+from keras import ops
+
 from keras_lossopt import _checks, _keras_compat
+from keras_lossopt.optimizers._sparse import is_indexed_slices, sum_duplicates
 
 __all__ = []
 
@@ -48,6 +51,28 @@ class OwnWeightDecay:
     def _decays(self, variable):
         """Whether this optimizer's own decay applies to `variable` (non-zero, not excluded)."""
         return bool(self.own_weight_decay) and self._not_excluded(variable)
+
+    def _lazy_decoupled_decay(self, gradient, variable, learning_rate):
+        """Keras's decoupled decay `w <- w - w * weight_decay * learning_rate`, lazily.
+
+        The same expression as Keras's base class on a dense gradient; a
+        TensorFlow `IndexedSlices` gradient decays only the rows it touches, as
+        TFA's `DecoupledWeightDecayExtension` did for sparse updates (the lazy
+        optimizers, LazyAdam first, call it at the start of `update_step`).
+        """
+        if not self._decays(variable):
+            return
+        dtype = variable.dtype
+        wd = ops.cast(self.own_weight_decay, dtype)
+        lr = ops.cast(learning_rate, dtype)
+        if not is_indexed_slices(gradient):
+            self.assign(variable, variable - variable * wd * lr)
+            return
+        import tensorflow as tf  # TensorFlow only: sparse rows
+
+        rows = sum_duplicates(gradient).indices
+        decay = ops.take(variable, rows, axis=0) * wd * lr
+        self.assign_sub(variable, tf.IndexedSlices(decay, rows, gradient.dense_shape))
 
     def get_config(self):
         config = super().get_config()

@@ -18,7 +18,7 @@ import warnings
 import keras
 
 from keras_lossopt import _keras_compat
-from keras_lossopt.optimizers._sparse import dense_gradient
+from keras_lossopt.optimizers._sparse import dense_gradient, sum_duplicates
 
 __all__ = []
 
@@ -43,7 +43,7 @@ def resolve_optimizer(identifier, argument="optimizer"):
     if isinstance(identifier, keras.optimizers.Optimizer):
         return identifier
     if not isinstance(identifier, (str, dict, type)):
-        raise ValueError(
+        raise TypeError(  # a wrong type (None, a number) is a TypeError, as TFA's was
             f"`{argument}` must be a Keras optimizer instance, name, config dict or "
             f"class. Received: {argument}={identifier!r}"
         )
@@ -191,7 +191,8 @@ class OptimizerWrapper(
     def _whole_step(self, grads, trainable_variables, learning_rate):
         trainable_variables = list(trainable_variables)
         state = self._before_inner_apply(trainable_variables)
-        self.inner_optimizer.apply(grads, trainable_variables)
+        # Keras's own inner optimizers (Adam) square an IndexedSlices row by row.
+        self.inner_optimizer.apply([sum_duplicates(g) for g in grads], trainable_variables)
         self._after_inner_apply(trainable_variables, state)
 
     def _before_inner_apply(self, trainable_variables):

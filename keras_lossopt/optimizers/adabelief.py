@@ -3,7 +3,7 @@
 from keras import ops
 from keras.optimizers import Optimizer
 
-from keras_lossopt import _checks
+from keras_lossopt import _arguments, _checks
 from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
 from keras_lossopt.optimizers._torch_fast import TorchFastStep
 from keras_lossopt.registry import register
@@ -70,6 +70,16 @@ class AdaBelief(TorchFastStep, StepScalarsMixin, Optimizer):
     """
 
     _torch_fast_rule = "adabelief"  # on torch: optimizers/_torch_fast.py
+    # TensorFlow Addons arguments that do not exist here (the constructor names the way).
+    tfa_removed_arguments = {
+        'total_steps': _arguments.TFA_WARMUP_ADVICE,
+        'warmup_proportion': _arguments.TFA_WARMUP_ADVICE,
+        'min_lr': _arguments.TFA_WARMUP_ADVICE,
+        'rectify': "the rectification is off (TFA's `rectify=False`); for the rectified variant use `keras_lossopt.optimizers.RAdam`",
+        'sma_threshold': 'the rectification (and its threshold) is not offered; use `keras_lossopt.optimizers.RAdam` for it',
+        'amsgrad': 'AMSGrad is not offered with AdaBelief',
+    }
+
 
     def __init__(
         self,

@@ -4,6 +4,7 @@ from keras import ops
 from keras.optimizers import Optimizer
 
 from keras_lossopt import _checks
+from keras_lossopt.optimizers._sparse import sum_duplicates
 from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
 from keras_lossopt.optimizers._weight_decay import OwnWeightDecay
 from keras_lossopt.registry import register
@@ -153,7 +154,7 @@ class Adan(OwnWeightDecay, StepScalarsMixin, Optimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
-        gradient = ops.cast(gradient, dtype)
+        gradient = ops.cast(sum_duplicates(gradient), dtype)  # IndexedSlices: repeats summed
         beta_2 = ops.cast(self.beta_2, dtype)
         index = self._get_variable_index(variable)
         m = self._momentums[index]

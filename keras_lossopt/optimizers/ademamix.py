@@ -6,6 +6,7 @@ from keras import ops
 from keras.optimizers import Optimizer
 
 from keras_lossopt import _checks
+from keras_lossopt.optimizers._sparse import sum_duplicates
 from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
 from keras_lossopt.registry import register
 
@@ -176,7 +177,7 @@ class AdEMAMix(StepScalarsMixin, Optimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
-        gradient = ops.cast(gradient, dtype)
+        gradient = ops.cast(sum_duplicates(gradient), dtype)  # IndexedSlices: repeats summed
         index = self._get_variable_index(variable)
         m_1 = self._fast_momentums[index]
         m_2 = self._slow_momentums[index]

@@ -3,7 +3,7 @@
 from keras import ops
 
 from keras_lossopt import _keras_compat
-from keras_lossopt.optimizers._sparse import dense_gradient
+from keras_lossopt.optimizers._sparse import dense_gradient, sum_duplicates
 from keras_lossopt.optimizers._wrapper import OptimizerWrapper, all_reduced_gradients
 from keras_lossopt.registry import register
 
@@ -99,9 +99,6 @@ class Cautious(OptimizerWrapper):
     """
 
     conformance_opt_outs = {
-        "sparse": "the default inner optimizer is Keras's AdamW, whose own IndexedSlices "
-        "update differs from its dense one when ids repeat (as for Lookahead around Adam); "
-        "the mask itself uses the summed dense gradient",
     }
 
     def __init__(
@@ -161,7 +158,7 @@ class Cautious(OptimizerWrapper):
         dense = all_reduced_gradients([dense_gradient(g) for g in grads])
         before = [ops.copy(v.value) for v in trainable_variables]
         decay = self._inner_decay()  # read before the inner step moves its schedule
-        self.inner_optimizer.apply(grads, trainable_variables)
+        self.inner_optimizer.apply([sum_duplicates(g) for g in grads], trainable_variables)
         for variable, gradient, start in zip(trainable_variables, dense, before):
             dtype = variable.dtype
             decayed = start

@@ -5,13 +5,14 @@ from keras.optimizers import Optimizer
 
 from keras_lossopt import _checks
 from keras_lossopt.optimizers import _sparse
+from keras_lossopt.optimizers._weight_decay import OwnWeightDecay
 from keras_lossopt.registry import register
 
 __all__ = ["ConditionalGradient"]
 
 
 @register("optimizer", name="conditional_gradient", aliases=("frank_wolfe",))
-class ConditionalGradient(Optimizer):
+class ConditionalGradient(OwnWeightDecay, Optimizer):
     """Conditional gradient (Frank-Wolfe): keeps each variable inside a norm ball of radius lambda_.
 
     Instead of projecting, each step moves the variable towards the point of
@@ -39,7 +40,10 @@ class ConditionalGradient(Optimizer):
     Args:
         learning_rate: the weight kept on `w` (1 - Frank-Wolfe step), float in
             [0, 1], a `LearningRateSchedule`, or a callable. Defaults to `0.99`.
-        lambda_: radius of the norm ball, float > 0. Defaults to `0.01`.
+        lambda_: radius of the norm ball, float > 0; as in TFA, also a scalar
+            tensor (read once, as a float) or a callable with no arguments,
+            evaluated at every step (a callable is not serialisable). Defaults
+            to `0.01`.
         epsilon: added to the Frobenius norm of the gradient, float > 0.
             Defaults to `1e-7`.
         ord: `"fro"` (Frobenius norm ball) or `"nuclear"` (nuclear norm ball).
@@ -82,9 +86,6 @@ class ConditionalGradient(Optimizer):
         "Frank-Wolfe step is 1 - learning_rate), so the check's decaying schedule makes "
         "the steps grow, and iterates stay on a lambda_-ball; tested against TFA's "
         "update instead",
-        "sparse": "follows TFA: an IndexedSlices gradient updates only the touched rows "
-        "(with the slices' norm) while a dense gradient rescales every row by "
-        "learning_rate; tested in tests/optimizers/test_conditional_gradient.py",
     }
 
     def __init__(
@@ -109,7 +110,10 @@ class ConditionalGradient(Optimizer):
             _checks.check_probability("learning_rate", learning_rate)
         else:
             _checks.check_learning_rate(learning_rate)
-        lambda_ = _checks.check_positive("lambda_", lambda_)
+        if not callable(lambda_):
+            if hasattr(lambda_, "shape") and tuple(lambda_.shape) == ():
+                lambda_ = float(ops.convert_to_numpy(lambda_))  # TFA took a tensor
+            lambda_ = _checks.check_positive("lambda_", lambda_)
         epsilon = _checks.check_positive("epsilon", epsilon)
         _checks.check_choice("ord", ord, ("fro", "nuclear"))
         super().__init__(
@@ -126,7 +130,7 @@ class ConditionalGradient(Optimizer):
             name=name,
             **kwargs,
         )
-        self.lambda_ = float(lambda_)
+        self.lambda_ = lambda_ if callable(lambda_) else float(lambda_)
         self.epsilon = float(epsilon)
         self.ord = ord
 
@@ -149,10 +153,16 @@ class ConditionalGradient(Optimizer):
         top = ops.where(nonzero, top, ops.zeros_like(top))
         return ops.reshape(ops.cast(top, dtype), shape)
 
+    sparse_updates = "lazy"  # read by the conformance sparse check
+    callable_arguments = ("lambda_",)  # evaluated at each step, as TFA's
+
     def update_step(self, gradient, variable, learning_rate):
+        # Keras's decoupled decay, but only on the rows a sparse gradient touches.
+        self._lazy_decoupled_decay(gradient, variable, learning_rate)
         dtype = variable.dtype
         lr = ops.cast(learning_rate, dtype)
-        coefficient = (1 - lr) * ops.cast(self.lambda_, dtype)
+        lambda_ = self.lambda_() if callable(self.lambda_) else self.lambda_
+        coefficient = (1 - lr) * ops.cast(lambda_, dtype)
         if _sparse.is_indexed_slices(gradient):
             self._tf_sparse_update_step(gradient, variable, lr, coefficient)
             return

@@ -4,13 +4,14 @@ import keras
 
 from keras_lossopt import _checks
 from keras_lossopt.optimizers._torch_fast import TorchFastStep
+from keras_lossopt.optimizers._weight_decay import OwnWeightDecay
 from keras_lossopt.registry import register
 
 __all__ = ["LazyAdam"]
 
 
 @register("optimizer", name="lazy_adam")
-class LazyAdam(TorchFastStep, keras.optimizers.Adam):
+class LazyAdam(TorchFastStep, OwnWeightDecay, keras.optimizers.Adam):
     """LazyAdam: Adam that updates only the embedding rows present in the batch.
 
     With large embedding tables most rows receive no gradient in a batch.
@@ -64,7 +65,9 @@ class LazyAdam(TorchFastStep, keras.optimizers.Adam):
 
     Deviates from Adam (by design) only for sparse gradients, as TFA's
     LazyAdam does. Duplicate indices are summed before the update (TFA relied
-    on the TF2 Keras base class for that).
+    on the TF2 Keras base class for that). `weight_decay` is Keras's decoupled
+    decay `w -= lr * wd * w`, applied lazily too: a sparse gradient decays only
+    its rows (as TFA's `extend_with_decoupled_weight_decay(LazyAdam)` did).
     """
 
     _torch_fast_rule = "adam"  # on torch: optimizers/_torch_fast.py
@@ -112,7 +115,11 @@ class LazyAdam(TorchFastStep, keras.optimizers.Adam):
             **kwargs,
         )
 
+    sparse_updates = "lazy"  # read by the conformance sparse check
+
     def update_step(self, gradient, variable, learning_rate):
+        # Keras's decoupled decay, but only on the rows a sparse gradient touches.
+        self._lazy_decoupled_decay(gradient, variable, learning_rate)
         if keras.backend.backend() == "tensorflow" and _is_tf_indexed_slices(gradient):
             return self._tf_sparse_update_step(gradient, variable, learning_rate)
         return super().update_step(gradient, variable, learning_rate)

@@ -78,9 +78,6 @@ class Lookahead(OptimizerWrapper):
     """
 
     conformance_opt_outs = {
-        "sparse": "the default inner optimizer is Keras's Adam, whose own IndexedSlices "
-        "update differs from its dense one when ids repeat (keras.optimizers.Adam alone "
-        "fails this check by the same 0.00123); the wrapper adds no sparse-specific step",
     }
 
     def __init__(

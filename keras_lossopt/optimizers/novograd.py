@@ -4,6 +4,7 @@ from keras import ops
 from keras.optimizers import Optimizer
 
 from keras_lossopt import _checks
+from keras_lossopt.optimizers._sparse import sum_duplicates
 from keras_lossopt.optimizers._weight_decay import OwnWeightDecay
 from keras_lossopt.registry import register
 
@@ -71,6 +72,13 @@ class NovoGrad(OwnWeightDecay, Optimizer):
     options are not included.
     """
 
+    # TensorFlow Addons arguments that do not exist here (the constructor names the way).
+    tfa_removed_arguments = {
+        'grad_averaging': "gradient averaging is not offered (TFA's default `False` is what you get)",
+        'amsgrad': 'AMSGrad is not offered with NovoGrad',
+    }
+
+
     conformance_opt_outs = {
         "base_features:weight_decay":
             "NovoGrad's own weight decay is added to the normalised gradient before the "
@@ -134,7 +142,7 @@ class NovoGrad(OwnWeightDecay, Optimizer):
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
         lr = ops.cast(learning_rate, dtype)
-        gradient = ops.cast(gradient, dtype)
+        gradient = ops.cast(sum_duplicates(gradient), dtype)  # IndexedSlices: repeats summed
         beta_1 = ops.cast(self.beta_1, dtype)
         beta_2 = ops.cast(self.beta_2, dtype)
         index = self._get_variable_index(variable)

@@ -6,13 +6,14 @@ from keras.optimizers import Optimizer
 
 from keras_lossopt import _checks
 from keras_lossopt.optimizers import _sparse
+from keras_lossopt.optimizers._weight_decay import OwnWeightDecay
 from keras_lossopt.registry import register
 
 __all__ = ["ProximalAdagrad"]
 
 
 @register("optimizer", name="proximal_adagrad")
-class ProximalAdagrad(Optimizer):
+class ProximalAdagrad(OwnWeightDecay, Optimizer):
     """Proximal Adagrad (FOBOS with Adagrad step sizes): Adagrad that produces exact zeros under l1.
 
     An Adagrad step is followed by the closed-form proximal step of the
@@ -135,7 +136,11 @@ class ProximalAdagrad(Optimizer):
             v = v / (1 + step * self.l2)
         return v
 
+    sparse_updates = "lazy"  # read by the conformance sparse check
+
     def update_step(self, gradient, variable, learning_rate):
+        # Keras's decoupled decay, but only on the rows a sparse gradient touches.
+        self._lazy_decoupled_decay(gradient, variable, learning_rate)
         dtype = variable.dtype
         lr = ops.cast(learning_rate, dtype)
         accumulator = self._accumulators[self._get_variable_index(variable)]

@@ -5,7 +5,7 @@ import math
 from keras import ops
 from keras.optimizers import Optimizer
 
-from keras_lossopt import _checks
+from keras_lossopt import _arguments, _checks
 from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
 from keras_lossopt.optimizers._torch_fast import TorchFastStep
 from keras_lossopt.registry import register
@@ -82,6 +82,14 @@ class RAdam(TorchFastStep, StepScalarsMixin, Optimizer):
     """
 
     _torch_fast_rule = "radam"  # on torch: optimizers/_torch_fast.py
+    # TensorFlow Addons arguments that do not exist here (the constructor names the way).
+    tfa_removed_arguments = {
+        'total_steps': _arguments.TFA_WARMUP_ADVICE,
+        'warmup_proportion': _arguments.TFA_WARMUP_ADVICE,
+        'min_lr': _arguments.TFA_WARMUP_ADVICE,
+        'amsgrad': 'AMSGrad is not offered with RAdam; use `keras.optimizers.Adam(amsgrad=True)`',
+    }
+
 
     def __init__(
         self,

@@ -84,10 +84,13 @@ class SWA(OptimizerWrapper):
           (0-based), with any inner optimizer and any learning rate.
     """
 
+    # TensorFlow Addons arguments that do not exist here (the constructor names the way).
+    tfa_removed_arguments = {
+        'sequential_update': "the average is always taken after the inner step (TFA's default `True`); drop the argument",
+    }
+
+
     conformance_opt_outs = {
-        "sparse": "the default inner optimizer is Keras's Adam, whose own IndexedSlices "
-        "update differs from its dense one when ids repeat (keras.optimizers.Adam alone "
-        "fails this check by the same 0.00123); the wrapper adds no sparse-specific step",
     }
 
     def __init__(

@@ -5,6 +5,7 @@ from keras import ops
 from keras.optimizers import Optimizer
 
 from keras_lossopt import _checks
+from keras_lossopt.optimizers._sparse import sum_duplicates
 from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
 from keras_lossopt.optimizers._torch_fast import TorchFastStep
 from keras_lossopt.registry import register
@@ -69,6 +70,13 @@ class Yogi(TorchFastStep, StepScalarsMixin, Optimizer):
     """
 
     _torch_fast_rule = "yogi"  # on torch: optimizers/_torch_fast.py
+    # TensorFlow Addons arguments that do not exist here (the constructor names the way).
+    tfa_removed_arguments = {
+        'l1_regularization_strength': 'the proximal terms are not offered: add an L1 regulariser to the layer (`kernel_regularizer=keras.regularizers.L1(...)`) or use `keras_lossopt.optimizers.ProximalAdagrad(l1=...)`',
+        'l2_regularization_strength': 'the proximal terms are not offered: pass `weight_decay=` (decoupled) or an L2 regulariser on the layer',
+        'activation': 'the update always uses `"sign"` (TFA\'s default); `"tanh"` is not offered',
+    }
+
 
     def __init__(
         self,
@@ -133,7 +141,7 @@ class Yogi(TorchFastStep, StepScalarsMixin, Optimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
-        gradient = ops.cast(gradient, dtype)
+        gradient = ops.cast(sum_duplicates(gradient), dtype)  # IndexedSlices: repeats summed
 
         # Per-step scalar, computed once per step (StepScalarsMixin).
         (step_size,) = self._step_scalars(learning_rate, dtype)

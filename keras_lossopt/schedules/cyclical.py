@@ -7,6 +7,7 @@ from keras_lossopt import _checks
 from keras_lossopt.registry import register
 
 __all__ = [
+    "CyclicalLearningRate",
     "TriangularCyclicalLearningRate",
     "Triangular2CyclicalLearningRate",
     "ExponentialCyclicalLearningRate",
@@ -190,6 +191,74 @@ class ExponentialCyclicalLearningRate(_CyclicalLearningRate):
         return {**super().get_config(), "gamma": self.gamma}
 
 
+def _triangular_scale(x):
+    """`scale_fn(x) = 1`, `CyclicalLearningRate`'s default (the triangular policy)."""
+    return ops.ones_like(x)
+
+
+keras.saving.register_keras_serializable(package="keras_lossopt")(_triangular_scale)
+
+
+@register("schedule", name="cyclical_learning_rate", aliases=("clr",))
+class CyclicalLearningRate(_CyclicalLearningRate):
+    """Cyclical learning rate with your own `scale_fn` (TFA's `CyclicalLearningRate`).
+
+    The three named policies above cover Smith's paper; use this one to port a
+    `tfa.optimizers.CyclicalLearningRate(..., scale_fn=...)` as it is. To save and
+    reload it (`.keras` files, `get_config`), `scale_fn` must be a named function
+    registered with `@keras.saving.register_keras_serializable()`; it receives
+    the cycle (or the step, with `scale_mode="iterations"`) as a float32 tensor
+    and must use `keras.ops`.
+    {formula}
+    Args:
+        initial_learning_rate: >= 0, the lower bound. Defaults to `1e-4`.
+        maximal_learning_rate: >= 0, the upper bound. Defaults to `1e-2`.
+        step_size: > 0, steps in half a cycle. Defaults to `2000`.
+        scale_fn: function of the cycle or step giving the amplitude factor.
+            Defaults to the constant 1 (the triangular policy).
+        scale_mode: `"cycle"` or `"iterations"`. Defaults to `"cycle"`.
+        name: Defaults to `"CyclicalLearningRate"`.
+
+    Example:
+
+    >>> import keras, keras_lossopt
+    >>> @keras.saving.register_keras_serializable(package="docs")
+    ... def halve_per_cycle(cycle):
+    ...     return 0.5 ** (cycle - 1.0)
+    >>> lr = keras_lossopt.schedules.CyclicalLearningRate(0.0, 1.0, 1, halve_per_cycle)
+    >>> [round(float(lr(s)), 3) for s in range(5)]
+    [0.0, 1.0, 0.0, 0.5, 0.0]
+
+    References:
+        - Smith, 2017, "Cyclical Learning Rates for Training Neural Networks",
+          https://arxiv.org/abs/1506.01186.
+        - TensorFlow Addons, `tfa.optimizers.CyclicalLearningRate` (same arguments).
+    """
+
+    def __init__(self, initial_learning_rate=1e-4, maximal_learning_rate=1e-2,
+                 step_size=2000, scale_fn=_triangular_scale, scale_mode="cycle",
+                 name="CyclicalLearningRate"):
+        if not callable(scale_fn):
+            raise TypeError(f"`scale_fn` must be a function. Received: scale_fn={scale_fn!r}")
+        super().__init__(initial_learning_rate, maximal_learning_rate, step_size,
+                         scale_mode, name)
+        self.scale_fn = scale_fn
+
+    def _scale_fn(self, x):
+        return self.scale_fn(x)
+
+    def get_config(self):
+        return {**super().get_config(),
+                "scale_fn": keras.saving.serialize_keras_object(self.scale_fn)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if not callable(config.get("scale_fn", _triangular_scale)):
+            config["scale_fn"] = keras.saving.deserialize_keras_object(config["scale_fn"])
+        return cls(**config)
+
+
 for _cls in (TriangularCyclicalLearningRate, Triangular2CyclicalLearningRate,
-             ExponentialCyclicalLearningRate):
+             ExponentialCyclicalLearningRate, CyclicalLearningRate):
     _cls.__doc__ = _cls.__doc__.replace("    {formula}", "\n" + _SCHEDULE_DOC.strip("\n") + "\n")

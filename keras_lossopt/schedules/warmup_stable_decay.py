@@ -96,6 +96,36 @@ class WarmupStableDecay(keras.optimizers.schedules.LearningRateSchedule):
         self.decay_shape = decay_shape
         self.name = name
 
+    @classmethod
+    def from_tfa_warmup(cls, learning_rate, total_steps, warmup_proportion=0.1, min_lr=0.0):
+        """The schedule of TFA's `RectifiedAdam(lr, total_steps, warmup_proportion, min_lr)`.
+
+        TFA computed, at step `s = iterations + 1` with `W = total_steps *
+        warmup_proportion` and `D = total_steps - W`: `lr * s / W` for `s <= W`,
+        then `lr + (min_lr - lr) * min(s - W, D) / D`. Keras evaluates a schedule
+        at `iterations`, so this is a linear warm-up from `lr / W` over `W - 1`
+        steps, no plateau and a linear decay over `D` steps to `min_lr`.
+
+        >>> import keras_lossopt
+        >>> lr = keras_lossopt.schedules.WarmupStableDecay.from_tfa_warmup(
+        ...     1.0, total_steps=10, warmup_proportion=0.2, min_lr=0.2)
+        >>> [round(float(lr(i)), 2) for i in range(10)]  # TFA's steps 1..10
+        [0.5, 1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2]
+        """
+        _checks.check_positive_int("total_steps", total_steps)
+        warmup = total_steps * warmup_proportion
+        if not (1 <= warmup < total_steps) or warmup != int(warmup):
+            raise ValueError(
+                "`total_steps * warmup_proportion` must be a whole number of steps in "
+                f"[1, total_steps). Received: total_steps={total_steps!r}, "
+                f"warmup_proportion={warmup_proportion!r}"
+            )
+        warmup = int(warmup)
+        return cls(maximal_learning_rate=learning_rate, total_steps=total_steps - 1,
+                   warmup_steps=warmup - 1, decay_steps=total_steps - warmup,
+                   initial_learning_rate=learning_rate / warmup, final_learning_rate=min_lr,
+                   decay_shape="linear")
+
     def __call__(self, step):
         step = ops.cast(step, "float32")
         peak = float(self.maximal_learning_rate)

@@ -119,7 +119,6 @@ def test_defaults_and_config_round_trip():
     (dict(epsilon=-1.0), r"epsilon=-1\.0"),
     (dict(exclude="head"), "exclude='head'"),
     (dict(exclude=["("]), r"exclude=\['\('\]"),
-    (dict(optimizer=3), "optimizer=3"),
 ])
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):

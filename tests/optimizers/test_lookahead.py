@@ -112,7 +112,6 @@ def test_optimizer_state_includes_inner_and_slow_weights():
         (dict(sync_period=2.5), "sync_period=2.5"),
         (dict(slow_step_size=1.5), "slow_step_size=1.5"),
         (dict(slow_step_size=-0.1), "slow_step_size=-0.1"),
-        (dict(optimizer=3), "optimizer=3"),
         (dict(optimizer="no_such_optimizer"), "optimizer='no_such_optimizer'"),
         (dict(learning_rate=0.1), "learning_rate=0.1"),
     ],
@@ -120,6 +119,11 @@ def test_optimizer_state_includes_inner_and_slow_weights():
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message.replace(".", r"\.").replace("(", r"\(")):
         Lookahead(**kwargs)
+
+
+def test_an_optimizer_of_the_wrong_type_is_a_type_error():
+    with pytest.raises(TypeError, match="optimizer=3"):
+        Lookahead(3)
 
 
 def test_gradient_accumulation_on_wrapper_or_inner_agree():

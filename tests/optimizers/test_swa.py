@@ -121,10 +121,15 @@ def test_swap_before_build_raises():
         (dict(start_averaging=-1), "start_averaging=-1"),
         (dict(average_period=0), "average_period=0"),
         (dict(average_period=1.5), "average_period=1.5"),
-        (dict(optimizer=None), "optimizer=None"),
         (dict(learning_rate=0.1), "learning_rate=0.1"),
     ],
 )
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message.replace(".", r"\.")):
         SWA(**kwargs)
+
+
+def test_an_optimizer_of_the_wrong_type_is_a_type_error():
+    # TFA: SWA(None) raised TypeError (issue #19.6).
+    with pytest.raises(TypeError, match="optimizer=None"):
+        SWA(None)
