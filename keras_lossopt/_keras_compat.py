@@ -395,6 +395,18 @@ def uses_weight_decay(optimizer, variable):
     return method(variable)
 
 
+def variable_layout(variable):
+    """The distribution layout of `variable` (None when it has none).
+
+    An optimizer slot shaped like its variable should be created with this layout,
+    as `Optimizer.add_variable_from_reference` does, so that under
+    `keras.distribution.ModelParallel` the slot is sharded like the variable.
+    Private: `Variable._layout`; without it slots are replicated (correct, but they
+    use a full copy of memory on every device).
+    """
+    return getattr(variable, "_layout", None)
+
+
 def built_variables(optimizer):
     """The variables `optimizer` was built with (a list, in build order).
 

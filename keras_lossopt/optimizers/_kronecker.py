@@ -9,6 +9,8 @@ products go through `ops.einsum` (see `matmul` for why).
 import keras
 from keras import ops
 
+from keras_lossopt import _keras_compat
+
 __all__ = []
 
 
@@ -19,6 +21,18 @@ def compute_dtype(variable_dtype):
     """
     name = keras.backend.standardize_dtype(variable_dtype)
     return "float32" if name in ("float16", "bfloat16") else name
+
+
+def slot_like(optimizer, variable, suffix, dtype):
+    """A zero optimizer slot shaped, and sharded, like `variable`, in `dtype`.
+
+    Like `Optimizer.add_variable_from_reference` but with the state dtype of
+    `compute_dtype`, so that under `keras.distribution.ModelParallel` the slot
+    takes the variable's layout instead of being replicated.
+    """
+    return optimizer.add_variable(
+        variable.shape, dtype=dtype, name=state_name(variable, suffix),
+        layout=_keras_compat.variable_layout(variable))
 
 
 def state_name(variable, suffix):

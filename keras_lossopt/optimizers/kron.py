@@ -279,8 +279,7 @@ class Kron(OwnWeightDecay, StepScalarsMixin, Optimizer):
                                  self.memory_save_mode)
             dtype = kr.compute_dtype(var.dtype)
             self._plans.append((shape, diag))
-            self._momentums.append(self.add_variable(
-                var.shape, dtype=dtype, name=kr.state_name(var, "momentum")))
+            self._momentums.append(kr.slot_like(self, var, "momentum", dtype))
             if not shape:  # a scalar: one scalar factor
                 init = keras.initializers.Constant(self.preconditioner_init_scale)
                 self._factors.append([self.add_variable(

@@ -283,11 +283,10 @@ class Shampoo(StepScalarsMixin, Optimizer):
             merged, blocks = plan(var.shape, self.max_preconditioner_dim, self.merge_dims)
             dtype = kr.compute_dtype(var.dtype)
             self._plans.append((merged, blocks))
-            self._filtered.append(self.add_variable(
-                var.shape, dtype=dtype, name=kr.state_name(var, "filtered_grad"))
-                if self.beta_1 > 0 else None)
-            self._graft_states.append(self.add_variable(
-                var.shape, dtype=dtype, name=kr.state_name(var, f"{self.grafting}_grafting"))
+            self._filtered.append(kr.slot_like(self, var, "filtered_grad", dtype)
+                                  if self.beta_1 > 0 else None)
+            self._graft_states.append(
+                kr.slot_like(self, var, f"{self.grafting}_grafting", dtype)
                 if self.grafting not in ("sgd", None) else None)
             factors, roots = [], []
             for b, block in enumerate(blocks):

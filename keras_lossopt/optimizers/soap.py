@@ -163,6 +163,17 @@ class SOAP(OwnWeightDecay, StepScalarsMixin, Optimizer):
     # distribution checks cover the eigenbasis refresh.
     conformance_settings = ({"precondition_frequency": 2},)
 
+    # Distribution checks (tests/conformance/distribute.py): eigenvectors of a factor
+    # with nearly repeated small eigenvalues are ill-determined (rounding of a
+    # sharded sum rotates them: 1.2e-2 of scale on a (2, 4) ModelParallel mesh), so
+    # the bases must be orthogonal rather than equal; the weights, which that moves,
+    # agreed to 5.9e-6 there and are held to 3e-5.
+    conformance_distribution = {
+        "rotation_defined": ("basis_",),
+        "weights_tolerance": 3e-5,
+        "why": "eigenvectors of repeated eigenvalues are defined up to a rotation",
+    }
+
     # SOAP's own decay (after the step, skipped at the first call) is not Keras's.
     conformance_opt_outs = {
         "base_features:weight_decay": (
@@ -251,10 +262,8 @@ class SOAP(OwnWeightDecay, StepScalarsMixin, Optimizer):
                                   self.precondition_1d)
             dtype = kr.compute_dtype(var.dtype)
             self._plans.append((shape, rotated))
-            self._exp_avgs.append(self.add_variable(
-                var.shape, dtype=dtype, name=kr.state_name(var, "exp_avg")))
-            self._exp_avg_sqs.append(self.add_variable(
-                var.shape, dtype=dtype, name=kr.state_name(var, "exp_avg_sq")))
+            self._exp_avgs.append(kr.slot_like(self, var, "exp_avg", dtype))
+            self._exp_avg_sqs.append(kr.slot_like(self, var, "exp_avg_sq", dtype))
             factors, bases = [], []
             for axis, (size, on) in enumerate(zip(shape, rotated)):
                 if not on:
@@ -415,7 +424,11 @@ def canonical_null_space(basis, estimates):
         weights = ops.arange(1, size + 1, dtype=dtype)
         sandwich = kr.matmul(projector * weights[None, :], projector)
         _, vectors = ops.linalg.eigh(sandwich)  # ascending: the subspace's k vectors last
-        keep = ops.arange(size) < size - count
-        return ops.where(keep[None, :], basis, vectors)
+        # The near-null columns need not be the trailing ones (after a refresh's QR
+        # the estimates are not sorted): the r-th of them, wherever it is, takes the
+        # r-th canonical vector, so the other columns stay where Adam's V expects them.
+        rank = ops.cumsum(ops.cast(null, "int32")) - 1
+        source = ops.where(null, size - count + rank, 0)
+        return ops.where(null[None, :], ops.take(vectors, source, axis=1), basis)
 
     return kr.cond(count > 0, canonical, lambda: basis)

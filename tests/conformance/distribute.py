@@ -210,10 +210,10 @@ def _compare_trainings(names, train, sentinels=None, makers=None):
     of optimizers broken on purpose, must FAIL: their findings are returned under
     "__sentinels__", and if one passes, every optimizer FAILs (the check is blind).
     """
-    def compare(make_optimizer):
+    def compare(make_optimizer, spec=None):
         weights, start, state = train(make_optimizer, False)
         d_weights, _, d_state = train(make_optimizer, True)
-        return _differences(weights, start, state, d_weights, d_state)
+        return _differences(weights, start, state, d_weights, d_state, spec)
 
     out = {}
     found_in_sentinels = {}
@@ -233,7 +233,7 @@ def _compare_trainings(names, train, sentinels=None, makers=None):
         entry = registry.lookup("optimizer", name)
         make = (makers or {}).get(name) or (lambda entry=entry: optimizers.make(entry))
         try:
-            found = compare(make)
+            found = compare(make, _distribution_spec(entry))
         except Exception as e:  # noqa: BLE001
             out[name] = {"status": FAIL, "reason": f"{type(e).__name__}: {e}"[:600]}
             continue
@@ -253,14 +253,38 @@ class _null_scope:
         return False
 
 
+class _StateCopies(list):
+    """`_state_copies`'s list, with the variables' paths alongside (`.paths`)."""
+
+
 def _state_copies(opt, strategy):
     """`[[copy of each replica] for each optimizer variable]` as numpy arrays."""
-    copies = []
+    copies = _StateCopies()
+    copies.paths = []
     for variable in opt.variables:
         value = variable.value
         parts = strategy.experimental_local_results(value) if strategy is not None else (value,)
         copies.append([np.array(_keras_compat.to_numpy(part)) for part in parts])
+        copies.paths.append(str(variable.path))
     return copies
+
+
+def _distribution_spec(entry):
+    """The class hook `conformance_distribution` (see `_differences`), or {}."""
+    for klass in entry.cls.__mro__:
+        if "conformance_distribution" in klass.__dict__:
+            return dict(klass.__dict__["conformance_distribution"])
+        if klass.__module__.startswith("keras."):
+            break
+    return {}
+
+
+def _orthogonality_error(q):
+    """max |Q^T Q - I| of a square matrix (0 for anything else)."""
+    q = np.asarray(q, "float64")
+    if q.ndim != 2 or q.shape[0] != q.shape[1]:
+        return 0.0
+    return float(np.max(np.abs(q.T @ q - np.eye(q.shape[0]))))
 
 
 def _scaled_difference(a, b):
@@ -274,15 +298,40 @@ def _scaled_difference(a, b):
     return float(np.max(np.abs(a - b))) / scale if a.size else 0.0
 
 
-def _differences(weights, start, state, m_weights, m_state):
-    """`{"problem": str or "", "numbers": {...}}` of a single-device vs mirrored pair."""
+def _differences(weights, start, state, m_weights, m_state, spec=None):
+    """`{"problem": str or "", "numbers": {...}}` of a single-device vs mirrored pair.
+
+    `spec` is the optimizer's `conformance_distribution` hook, for state that is
+    defined only up to a rotation: `{"rotation_defined": ("basis_",),
+    "weights_tolerance": 1e-4, "why": "..."}`. A variable whose path contains one
+    of the `rotation_defined` markers is an orthonormal basis (SOAP's eigenvectors):
+    where its matrix has repeated eigenvalues (a factor built from a few gradients
+    is rank-deficient) any rotation of that eigenspace is as right, and the
+    rounding of a sharded sum picks another. Such a variable must be orthogonal in
+    every copy instead of equal elementwise, and the weights, which the basis
+    choice then moves, are compared at `weights_tolerance`.
+    """
+    spec = spec or {}
+    markers = tuple(spec.get("rotation_defined", ()))
+    tolerance = float(spec.get("weights_tolerance", TOLERANCE))
+    paths = getattr(state, "paths", None) or [""] * len(state)
     problems = []
     worst_weights = _compare(weights, m_weights)
-    if worst_weights > TOLERANCE:
-        problems.append(f"weights: max rel diff {worst_weights:.3g} > {TOLERANCE}")
+    if worst_weights > tolerance:
+        problems.append(f"weights: max rel diff {worst_weights:.3g} > {tolerance}")
     worst_state, where = 0.0, ""
+    worst_orthogonality = 0.0
     growth = 1.0  # the largest factor a non-zero scalar state moved by (e.g. Prodigy's d)
     for index, (single, before, copies) in enumerate(zip(state, start, m_state)):
+        if markers and any(marker in paths[index] for marker in markers):
+            for replica, copy in enumerate(copies):
+                error = _orthogonality_error(copy)
+                worst_orthogonality = max(worst_orthogonality, error)
+                if error > STATE_TOLERANCE:
+                    problems.append(f"optimizer variable {index} ({paths[index]}, replica "
+                                    f"{replica}) is not orthogonal: max |Q^T Q - I| = "
+                                    f"{error:.3g}")
+            continue
         for replica, copy in enumerate(copies):
             diff = _scaled_difference(copy, single[0])
             if diff > worst_state:
@@ -294,9 +343,10 @@ def _differences(weights, start, state, m_weights, m_state):
     if worst_state > STATE_TOLERANCE:
         problems.append(f"optimizer state: {where} differs by {worst_state:.3g} of its scale "
                         f"> {STATE_TOLERANCE}")
-    return {"problem": "; ".join(problems),
-            "numbers": {"weights": worst_weights, "state": worst_state,
-                        "scalar_growth": growth}}
+    numbers = {"weights": worst_weights, "state": worst_state, "scalar_growth": growth}
+    if markers:
+        numbers["basis_orthogonality"] = worst_orthogonality
+    return {"problem": "; ".join(problems), "numbers": numbers}
 
 
 # The sentinels: two optimizers broken on purpose, as a global reduction goes wrong under
