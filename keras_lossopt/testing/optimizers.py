@@ -233,7 +233,8 @@ def check_convergence(entry):
 
     The learning rate follows a cosine decay to 1% over the step budget (so that
     sign-based and adaptive methods settle); the loop runs inside `fit` with
-    `steps_per_execution` equal to the budget (one compiled call).
+    `steps_per_execution` equal to the budget (one compiled call; PyTorch, where
+    Keras allows only 1, runs the budget as that many calls).
     """
     import keras
 
@@ -255,7 +256,8 @@ def check_convergence(entry):
     def quadratic_loss(y_true, y_pred):  # 0.5 * sum(h * (x - c)^2) per sample
         return 0.5 * keras.ops.sum(weight * keras.ops.square(y_pred - y_true), axis=-1)
 
-    model.compile(optimizer=opt, loss=quadratic_loss, steps_per_execution=steps)
+    per_call = 1 if keras.backend.backend() == "torch" else steps
+    model.compile(optimizer=opt, loss=quadratic_loss, steps_per_execution=per_call)
     x = np.ones((steps, 1), "float32")
     y = np.tile(centre.astype("float32"), (steps, 1))
     model.fit(x, y, batch_size=1, epochs=1, shuffle=False, verbose=0)

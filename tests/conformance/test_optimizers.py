@@ -1,5 +1,6 @@
 """Every registered optimizer x every per-entry check (the registry is the only list)."""
 
+import keras
 import pytest
 
 from keras_lossopt import registry
@@ -32,3 +33,17 @@ def test_optimizer_conformance(entry, check, results):
 @pytest.mark.parametrize("entry", registry.entries("optimizer"), ids=lambda e: e.name)
 def test_constructs_without_arguments(entry):
     entry.cls()
+
+
+# The matrix-preconditioned optimizers (their eigh/QR/solves are the ops whose backends
+# differ most) also run the convergence check on JAX and PyTorch; the element-wise
+# optimizers run it on TensorFlow only, for the CI budget.
+@pytest.mark.multibackend
+@pytest.mark.skipif(keras.backend.backend() == "tensorflow",
+                    reason="on TensorFlow this is one of the per-entry cases above")
+@pytest.mark.parametrize("name", ["soap", "shampoo", "kron"])
+def test_matrix_optimizers_converge_on_every_backend(name, results):
+    result = optimizers.run(registry.lookup("optimizer", name), "convergence")
+    results.append(result)
+    assert_not_failed(result)
+    assert result.status == "PASS", result
