@@ -64,8 +64,8 @@ test: lint
 	$(MAKE) --no-print-directory docs
 	rm -rf $(CONFORMANCE_DIR)
 	KERAS_BACKEND=tensorflow KERAS_LOSSOPT_CONFORMANCE_DIR=$(CONFORMANCE_DIR) KERAS_LOSSOPT_DOCS_SITE=site $(PY) -m pytest -q -n 2 --durations=15
-	KERAS_BACKEND=jax KERAS_LOSSOPT_CONFORMANCE_DIR=$(CONFORMANCE_DIR) $(PY) -m pytest -q -n 2 -m multibackend tests
-	KERAS_BACKEND=torch KERAS_LOSSOPT_CONFORMANCE_DIR=$(CONFORMANCE_DIR) $(PY) -m pytest -q -n 2 -m multibackend tests
+	KERAS_BACKEND=jax KERAS_LOSSOPT_CONFORMANCE_DIR=$(CONFORMANCE_DIR) $(PY) -m pytest -q -n 2 --durations=10 -m multibackend tests
+	KERAS_BACKEND=torch KERAS_LOSSOPT_CONFORMANCE_DIR=$(CONFORMANCE_DIR) $(PY) -m pytest -q -n 2 --durations=10 -m multibackend tests
 	$(PY) -m tests.conformance --from-results $(CONFORMANCE_DIR) --output $(CONFORMANCE_DIR)/conformance.md
 
 test-fast: $(VENV)/.test-installed

@@ -115,11 +115,14 @@ def _run_batched(check, entries, backend, env, code, extra=None):
     return results
 
 
-def _fit(opt, model, steps=None):
+def _fit(opt, model, steps=None, jit_compile=False):
     """`_data.fit_run`'s training (same batches, same order) as ONE epoch of `steps` batches.
 
     The data repeated `steps / 2` times instead of that many epochs: each epoch
-    costs TensorFlow's MirroredStrategy ~0.3 s of CPU on its own.
+    costs TensorFlow's MirroredStrategy ~0.3 s of CPU on its own. The JAX checks
+    pass `jit_compile=True`, what `fit` does on JAX by default: eager JAX
+    dispatches every op of a step (SOAP and Kron took 88 s and 110 s for the
+    ModelParallel pair eagerly, 28 s and 31 s jitted, on the loaded CI machine).
     """
     steps = steps or DISTRIBUTED_STEPS
     x, y = _data.fit_data()
@@ -127,7 +130,7 @@ def _fit(opt, model, steps=None):
     repeats, rest = divmod(steps, per_epoch)
     if rest:
         raise ValueError(f"`steps` must be a multiple of {per_epoch}. Received: steps={steps}")
-    model.compile(optimizer=opt, loss="mean_squared_error", jit_compile=False)
+    model.compile(optimizer=opt, loss="mean_squared_error", jit_compile=jit_compile)
     model.fit(np.tile(x, (repeats, 1)), np.tile(y, (repeats, 1)), batch_size=_data.FIT_BATCH,
               epochs=1, shuffle=False, verbose=0)
     return model
@@ -433,7 +436,7 @@ def _data_parallel_child(names):
             opt = make_optimizer()
             opt.build(model.trainable_variables)
             before = _state_copies(opt, None)
-            _fit(opt, model)
+            _fit(opt, model, jit_compile=True)
             return model.get_weights(), before, _state_copies(opt, None)
         finally:
             keras.distribution.set_distribution(None)
@@ -505,7 +508,7 @@ def _model_parallel_child(names):
             opt = make_optimizer()
             opt.build(model.trainable_variables)
             before = _state_copies(opt, None)
-            _fit(opt, model)
+            _fit(opt, model, jit_compile=True)
             if distributed:
                 sharding_problems[id(make_optimizer)] = _sharding_problem(model, opt)
             return model.get_weights(), before, _state_copies(opt, None)
