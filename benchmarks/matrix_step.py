@@ -259,7 +259,34 @@ def jax_matmul(size, count):
     return run
 
 
-BACKENDS = {"tensorflow": (tf_step, tf_matmul), "jax": (jax_step, jax_matmul)}
+def tf_linalg(size):
+    """One compiled matmul, QR and eigh of a `size`^2 matrix; eigh also outside XLA."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(2)
+    g = rng.normal(size=(size, size)).astype("float32")
+    a, sym = tf.constant(g), tf.constant(g @ g.T)
+    fns = {"matmul": lambda: tf.matmul(a, a), "qr": lambda: tf.linalg.qr(a)[0],
+           "eigh": lambda: tf.linalg.eigh(sym)[1]}
+    out = {name: tf.function(fn, jit_compile=True) for name, fn in fns.items()}
+    out["eigh, TF kernel (no XLA)"] = tf.function(fns["eigh"], jit_compile=False)
+    return {name: (lambda fn=fn: fn()[0, 0].numpy()) for name, fn in out.items()}
+
+
+def jax_linalg(size):
+    import jax
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(2)
+    g = rng.normal(size=(size, size)).astype("float32")
+    a, sym = jnp.asarray(g), jnp.asarray(g @ g.T)
+    fns = {"matmul": jax.jit(lambda: a @ a), "qr": jax.jit(lambda: jnp.linalg.qr(a)[0]),
+           "eigh": jax.jit(lambda: jnp.linalg.eigh(sym)[1])}
+    return {name: (lambda fn=fn: jax.block_until_ready(fn())) for name, fn in fns.items()}
+
+
+BACKENDS = {"tensorflow": (tf_step, tf_matmul, tf_linalg),
+            "jax": (jax_step, jax_matmul, jax_linalg)}
 
 
 def main(argv=None):
@@ -268,12 +295,14 @@ def main(argv=None):
     parser.add_argument("--count", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sets", default="mlp,cnn")
+    parser.add_argument("--linalg", action="store_true",
+                        help="also time one compiled QR and eigh of a --size matrix")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = parser.parse_args(argv)
     backend = keras.backend.backend()
     if backend not in BACKENDS:
         sys.exit(f"XLA backends only (tensorflow, jax). Received backend={backend}")
-    step_fn, matmul_fn = BACKENDS[backend]
+    step_fn, matmul_fn, linalg_fn = BACKENDS[backend]
     description = machine_description()
     matmul = matmul_fn(args.size, args.count)
     matmul_flops = args.count * 2 * args.size**3
@@ -311,7 +340,8 @@ def main(argv=None):
         f"benchmarks/matrix_step.py --sets {args.sets} --size {args.size} --count "
         f"{args.count} --repeats {args.repeats}`. XLA-compiled steps, median of "
         f"{args.repeats} after one warm-up; matmul rate ({args.count} compiled "
-        f"{args.size}^2 matmuls, interleaved): median {median(rates) / 1e9:.1f} GFLOP/s. "
+        f"{args.size}^2 matmuls, interleaved): median "
+        f"{(median(rates) / 1e9) if rates else float('nan'):.1f} GFLOP/s. "
         f"Sets: *mlp* = {MLP}; *cnn* = kernels {CNN}; *dense* = {args.count} x "
         f"{args.size}x{args.size}.\n",
         "Columns: *floor* = FLOPs of the part's matrix products / the matmul rate of the "
@@ -328,6 +358,17 @@ def main(argv=None):
               f"{r['vs_muon']:.2f}", f"{r['memory']:.2f}"] for r in rows]
     out = "\n".join(text) + "\n" + markdown_table(
         header, table, ["---"] * 3 + ["---:"] * 7)
+    if args.linalg:
+        # What a refresh is made of: QR (SOAP) and eigh (Shampoo; SOAP's first call and
+        # its canonical null-space basis), each against one matmul of the same size.
+        ops_ = linalg_fn(args.size)
+        samples = dict(zip(ops_, interleaved(list(ops_.values()), args.repeats, warmup=1)))
+        base = median(samples["matmul"])
+        out += (f"\nOne {args.size}x{args.size} float32 matrix, compiled, median of "
+                f"{args.repeats} interleaved:\n\n" + markdown_table(
+                    ["operation", "time (ms)", "vs one matmul"],
+                    [[name, f"{median(t) * 1e3:.1f}", f"{median(t) / base:.0f}"]
+                     for name, t in samples.items()], ["---", "---:", "---:"]))
     print(out)
     write_result(args.out, f"matrix_step_{backend}.md", out)
 
