@@ -289,12 +289,18 @@ BACKENDS = {"tensorflow": (tf_step, tf_matmul, tf_linalg),
             "jax": (jax_step, jax_matmul, jax_linalg)}
 
 
+def _fmt(value, digits):
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--count", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sets", default="mlp,cnn")
+    parser.add_argument("--only", default="", help="e.g. soap,adam,muon (default: all)")
+    parser.add_argument("--parts", default="step,refresh")
     parser.add_argument("--linalg", action="store_true",
                         help="also time one compiled QR and eigh of a --size matrix")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
@@ -313,7 +319,11 @@ def main(argv=None):
         params = sum(int(np.prod(s)) for s in shapes)
         times = {}
         for name, (make, parts, flops) in optimizers().items():
+            if args.only and name.split()[0] not in args.only.split(","):
+                continue
             for part, counter in parts.items():
+                if part not in args.parts.split(","):
+                    continue
                 maker = make[part] if isinstance(make, dict) else make
                 run, ratio = step_fn(maker, shapes, counter)
                 step_s, mm_s = interleaved([run, matmul], args.repeats, warmup=1)
@@ -331,14 +341,18 @@ def main(argv=None):
                       f"state/params {ratio:.2f}", flush=True)
         for r in rows:
             if r["set"] == set_name:
-                r["vs_adam"] = r["time"] / times[("adam (Keras)", "step")]
-                r["vs_muon"] = r["time"] / times[("muon (Keras)", "step")]
+                for key, peer in (("vs_adam", "adam (Keras)"), ("vs_muon", "muon (Keras)")):
+                    base = times.get((peer, "step"))
+                    r[key] = r["time"] / base if base else None
     text = [
         f"# Matrix-preconditioned optimizer steps, {backend}\n",
         description + "\n",
         f"Run: `{'KERAS_BACKEND=jax ' if backend == 'jax' else ''}python "
         f"benchmarks/matrix_step.py --sets {args.sets} --size {args.size} --count "
-        f"{args.count} --repeats {args.repeats}`. XLA-compiled steps, median of "
+        f"{args.count} --repeats {args.repeats}"
+        + (f" --only {args.only}" if args.only else "")
+        + (f" --parts {args.parts}" if args.parts != "step,refresh" else "")
+        + (" --linalg" if args.linalg else "") + "`. XLA-compiled steps, median of "
         f"{args.repeats} after one warm-up; matmul rate ({args.count} compiled "
         f"{args.size}^2 matmuls, interleaved): median "
         f"{(median(rates) / 1e9) if rates else float('nan'):.1f} GFLOP/s. "
@@ -354,8 +368,8 @@ def main(argv=None):
               "ratio to floor", "vs Adam", "vs Muon", "state"]
     table = [[r["set"], r["name"], r["part"], f"{r['time'] * 1e3:.1f}",
               f"{r['flops'] / 1e9:.2f}", "—" if r["floor"] is None else f"{r['floor'] * 1e3:.1f}",
-              "—" if r["ratio"] is None else f"{r['ratio']:.2f}", f"{r['vs_adam']:.1f}",
-              f"{r['vs_muon']:.2f}", f"{r['memory']:.2f}"] for r in rows]
+              "—" if r["ratio"] is None else f"{r['ratio']:.2f}", _fmt(r["vs_adam"], 1),
+              _fmt(r["vs_muon"], 2), f"{r['memory']:.2f}"] for r in rows]
     out = "\n".join(text) + "\n" + markdown_table(
         header, table, ["---"] * 3 + ["---:"] * 7)
     if args.linalg:
