@@ -29,6 +29,7 @@ benchmarks/README.md (between the `matrix_evidence` markers).
 """
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -273,6 +274,9 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="smoke run: 20 steps, 1 seed, 1 rate")
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument("--json", default="", help="also save the raw outcomes here")
+    parser.add_argument("--from-json", default="",
+                        help="comma-separated --json files: summarize them, no training")
     args = parser.parse_args(argv)
     if args.quick:
         args.steps, args.seeds, args.grid, args.eval_every = 20, 1, [1.0], 10
@@ -280,6 +284,22 @@ def main(argv=None):
     if backend not in ("jax", "tensorflow"):
         sys.exit(f"compiled backends only (jax, tensorflow). Received backend={backend}")
     description = machine_description()
+    if args.from_json:  # runs split over processes: one table
+        results, seconds = {}, 0.0
+        for path in args.from_json.split(","):
+            with open(path, encoding="utf-8") as handle:
+                saved = json.load(handle)
+            seconds += saved["seconds"]
+            for name, runs in saved["results"].items():
+                results[name] = {float(lr): [tuple(o) for o in outcomes]
+                                 for lr, outcomes in runs.items()}
+        results = {name: results[name] for name in optimizers() if name in results}
+        out, text = summarize(results, args, backend, description, seconds)
+        print(out)
+        write_result(args.out, f"matrix_evidence_{backend}.md", out)
+        if not args.no_readme:
+            copy_to_readme(text)
+        return results
     data = load_digits()
     results = {}
     start = time.perf_counter()
@@ -295,6 +315,11 @@ def main(argv=None):
             for seed in range(args.seeds):
                 outcomes.append(run_one(trainer, lr, seed, data, args))
             results[name][lr] = outcomes
+            if args.json:
+                with open(args.json, "w", encoding="utf-8") as handle:
+                    json.dump({"seconds": time.perf_counter() - start, "results": {
+                        n: {repr(k): v for k, v in r.items()} for n, r in results.items()}},
+                        handle)
             print(f"{name:14} lr {lr:.3g}: steps {[r for r, _ in outcomes]} "
                   f"lowest {[round(b, 3) for _, b in outcomes]} "
                   f"({time.perf_counter() - start:.0f} s)", flush=True)

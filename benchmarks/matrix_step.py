@@ -266,11 +266,12 @@ def tf_linalg(size):
     rng = np.random.default_rng(2)
     g = rng.normal(size=(size, size)).astype("float32")
     a, sym = tf.constant(g), tf.constant(g @ g.T)
-    fns = {"matmul": lambda: tf.matmul(a, a), "qr": lambda: tf.linalg.qr(a)[0],
-           "eigh": lambda: tf.linalg.eigh(sym)[1]}
-    out = {name: tf.function(fn, jit_compile=True) for name, fn in fns.items()}
-    out["eigh, TF kernel (no XLA)"] = tf.function(fns["eigh"], jit_compile=False)
-    return {name: (lambda fn=fn: fn()[0, 0].numpy()) for name, fn in out.items()}
+    # Operands are arguments, not captured constants, which XLA could fold at compile time.
+    fns = {"matmul": (lambda x: tf.matmul(x, x), a), "qr": (lambda x: tf.linalg.qr(x)[0], a),
+           "eigh": (lambda x: tf.linalg.eigh(x)[1], sym)}
+    out = {name: (tf.function(fn, jit_compile=True), x) for name, (fn, x) in fns.items()}
+    out["eigh, TF kernel (no XLA)"] = (tf.function(fns["eigh"][0], jit_compile=False), sym)
+    return {name: (lambda fn=fn, x=x: fn(x)[0, 0].numpy()) for name, (fn, x) in out.items()}
 
 
 def jax_linalg(size):
@@ -280,9 +281,9 @@ def jax_linalg(size):
     rng = np.random.default_rng(2)
     g = rng.normal(size=(size, size)).astype("float32")
     a, sym = jnp.asarray(g), jnp.asarray(g @ g.T)
-    fns = {"matmul": jax.jit(lambda: a @ a), "qr": jax.jit(lambda: jnp.linalg.qr(a)[0]),
-           "eigh": jax.jit(lambda: jnp.linalg.eigh(sym)[1])}
-    return {name: (lambda fn=fn: jax.block_until_ready(fn())) for name, fn in fns.items()}
+    fns = {"matmul": (jax.jit(lambda x: x @ x), a), "qr": (jax.jit(lambda x: jnp.linalg.qr(x)[0]), a),
+           "eigh": (jax.jit(lambda x: jnp.linalg.eigh(x)[1]), sym)}
+    return {name: (lambda fn=fn, x=x: jax.block_until_ready(fn(x))) for name, (fn, x) in fns.items()}
 
 
 BACKENDS = {"tensorflow": (tf_step, tf_matmul, tf_linalg),
