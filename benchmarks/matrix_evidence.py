@@ -21,8 +21,13 @@ One compiled train step per optimizer (JAX: `jax.jit` of `stateless_call` +
 rate and seed by resetting the model's and the optimizer's variables (the learning
 rate is one of them), so the sweep compiles five steps, not sixty.
 
-    KERAS_BACKEND=jax python benchmarks/matrix_evidence.py         # ~3-5 min on 2 cores
-    python benchmarks/matrix_evidence.py --quick                   # smoke run, seconds
+    KERAS_BACKEND=jax python benchmarks/matrix_evidence.py         # committed run: 30 min
+    python benchmarks/matrix_evidence.py --quick                   # smoke run, ~2 min (compiles)
+    python benchmarks/matrix_evidence.py --only soap --json a.json   # split over processes,
+    python benchmarks/matrix_evidence.py --from-json a.json,b.json   # then one table
+
+The committed run took 30 minutes on 2 shared cores (load average 7-12), most of it
+SOAP's and Kron's steps; an idle machine should need far less, not measured.
 
 Writes benchmarks/results/matrix_evidence.md and copies the table into
 benchmarks/README.md (between the `matrix_evidence` markers).

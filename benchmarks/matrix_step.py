@@ -45,6 +45,12 @@ Memory: optimizer state / parameter bytes, from the built optimizer's variables.
     KERAS_BACKEND=jax python benchmarks/matrix_step.py
     python benchmarks/matrix_step.py --sets dense --size 1024 --count 10   # large
 
+    python benchmarks/matrix_step.py --sets "" --linalg --size 256     # QR, eigh vs matmul
+    python benchmarks/matrix_step.py --sets dense --only soap,adam --parts step
+
+The committed tables (benchmarks/results/matrix_step_*.md) use `--sets dense --size 256
+--count 10`: on 2 cores one XLA eigh of 256^2 takes about a second, of 1024^2 minutes.
+
 Speed is never asserted in tests; results go to benchmarks/results/.
 """
 
