@@ -49,7 +49,8 @@ Memory: optimizer state / parameter bytes, from the built optimizer's variables.
     python benchmarks/matrix_step.py --sets dense --only soap,adam --parts step
 
 The committed tables (benchmarks/results/matrix_step_*.md) use `--sets dense --size 256
---count 10`: on 2 cores one XLA eigh of 256^2 takes about a second, of 1024^2 minutes.
+--count 10`: on 2 loaded cores one XLA eigh of 256^2 took about a second, and a SOAP
+refresh of the cnn set (a 1024^2 factor) 106 s per sample.
 
 Speed is never asserted in tests; results go to benchmarks/results/.
 """
