@@ -45,6 +45,13 @@ Memory: optimizer state / parameter bytes, from the built optimizer's variables.
     KERAS_BACKEND=jax python benchmarks/matrix_step.py
     python benchmarks/matrix_step.py --sets dense --size 1024 --count 10   # large
 
+    python benchmarks/matrix_step.py --sets "" --linalg --size 256     # QR, eigh vs matmul
+    python benchmarks/matrix_step.py --sets dense --only soap,adam --parts step
+
+The committed tables (benchmarks/results/matrix_step_*.md) use `--sets dense --size 256
+--count 10`: on 2 loaded cores one XLA eigh of 256^2 took about a second, and a SOAP
+refresh of the cnn set (a 1024^2 factor) 106 s per sample.
+
 Speed is never asserted in tests; results go to benchmarks/results/.
 """
 
@@ -259,7 +266,39 @@ def jax_matmul(size, count):
     return run
 
 
-BACKENDS = {"tensorflow": (tf_step, tf_matmul), "jax": (jax_step, jax_matmul)}
+def tf_linalg(size):
+    """One compiled matmul, QR and eigh of a `size`^2 matrix; eigh also outside XLA."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(2)
+    g = rng.normal(size=(size, size)).astype("float32")
+    a, sym = tf.constant(g), tf.constant(g @ g.T)
+    # Operands are arguments, not captured constants, which XLA could fold at compile time.
+    fns = {"matmul": (lambda x: tf.matmul(x, x), a), "qr": (lambda x: tf.linalg.qr(x)[0], a),
+           "eigh": (lambda x: tf.linalg.eigh(x)[1], sym)}
+    out = {name: (tf.function(fn, jit_compile=True), x) for name, (fn, x) in fns.items()}
+    out["eigh, TF kernel (no XLA)"] = (tf.function(fns["eigh"][0], jit_compile=False), sym)
+    return {name: (lambda fn=fn, x=x: fn(x)[0, 0].numpy()) for name, (fn, x) in out.items()}
+
+
+def jax_linalg(size):
+    import jax
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(2)
+    g = rng.normal(size=(size, size)).astype("float32")
+    a, sym = jnp.asarray(g), jnp.asarray(g @ g.T)
+    fns = {"matmul": (jax.jit(lambda x: x @ x), a), "qr": (jax.jit(lambda x: jnp.linalg.qr(x)[0]), a),
+           "eigh": (jax.jit(lambda x: jnp.linalg.eigh(x)[1]), sym)}
+    return {name: (lambda fn=fn, x=x: jax.block_until_ready(fn(x))) for name, (fn, x) in fns.items()}
+
+
+BACKENDS = {"tensorflow": (tf_step, tf_matmul, tf_linalg),
+            "jax": (jax_step, jax_matmul, jax_linalg)}
+
+
+def _fmt(value, digits):
+    return "—" if value is None else f"{value:.{digits}f}"
 
 
 def main(argv=None):
@@ -268,12 +307,16 @@ def main(argv=None):
     parser.add_argument("--count", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sets", default="mlp,cnn")
+    parser.add_argument("--only", default="", help="e.g. soap,adam,muon (default: all)")
+    parser.add_argument("--parts", default="step,refresh")
+    parser.add_argument("--linalg", action="store_true",
+                        help="also time one compiled QR and eigh of a --size matrix")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = parser.parse_args(argv)
     backend = keras.backend.backend()
     if backend not in BACKENDS:
         sys.exit(f"XLA backends only (tensorflow, jax). Received backend={backend}")
-    step_fn, matmul_fn = BACKENDS[backend]
+    step_fn, matmul_fn, linalg_fn = BACKENDS[backend]
     description = machine_description()
     matmul = matmul_fn(args.size, args.count)
     matmul_flops = args.count * 2 * args.size**3
@@ -284,7 +327,11 @@ def main(argv=None):
         params = sum(int(np.prod(s)) for s in shapes)
         times = {}
         for name, (make, parts, flops) in optimizers().items():
+            if args.only and name.split()[0] not in args.only.split(","):
+                continue
             for part, counter in parts.items():
+                if part not in args.parts.split(","):
+                    continue
                 maker = make[part] if isinstance(make, dict) else make
                 run, ratio = step_fn(maker, shapes, counter)
                 step_s, mm_s = interleaved([run, matmul], args.repeats, warmup=1)
@@ -302,16 +349,21 @@ def main(argv=None):
                       f"state/params {ratio:.2f}", flush=True)
         for r in rows:
             if r["set"] == set_name:
-                r["vs_adam"] = r["time"] / times[("adam (Keras)", "step")]
-                r["vs_muon"] = r["time"] / times[("muon (Keras)", "step")]
+                for key, peer in (("vs_adam", "adam (Keras)"), ("vs_muon", "muon (Keras)")):
+                    base = times.get((peer, "step"))
+                    r[key] = r["time"] / base if base else None
     text = [
         f"# Matrix-preconditioned optimizer steps, {backend}\n",
         description + "\n",
         f"Run: `{'KERAS_BACKEND=jax ' if backend == 'jax' else ''}python "
         f"benchmarks/matrix_step.py --sets {args.sets} --size {args.size} --count "
-        f"{args.count} --repeats {args.repeats}`. XLA-compiled steps, median of "
+        f"{args.count} --repeats {args.repeats}"
+        + (f" --only {args.only}" if args.only else "")
+        + (f" --parts {args.parts}" if args.parts != "step,refresh" else "")
+        + (" --linalg" if args.linalg else "") + "`. XLA-compiled steps, median of "
         f"{args.repeats} after one warm-up; matmul rate ({args.count} compiled "
-        f"{args.size}^2 matmuls, interleaved): median {median(rates) / 1e9:.1f} GFLOP/s. "
+        f"{args.size}^2 matmuls, interleaved): median "
+        f"{(median(rates) / 1e9) if rates else float('nan'):.1f} GFLOP/s. "
         f"Sets: *mlp* = {MLP}; *cnn* = kernels {CNN}; *dense* = {args.count} x "
         f"{args.size}x{args.size}.\n",
         "Columns: *floor* = FLOPs of the part's matrix products / the matmul rate of the "
@@ -324,10 +376,21 @@ def main(argv=None):
               "ratio to floor", "vs Adam", "vs Muon", "state"]
     table = [[r["set"], r["name"], r["part"], f"{r['time'] * 1e3:.1f}",
               f"{r['flops'] / 1e9:.2f}", "—" if r["floor"] is None else f"{r['floor'] * 1e3:.1f}",
-              "—" if r["ratio"] is None else f"{r['ratio']:.2f}", f"{r['vs_adam']:.1f}",
-              f"{r['vs_muon']:.2f}", f"{r['memory']:.2f}"] for r in rows]
+              "—" if r["ratio"] is None else f"{r['ratio']:.2f}", _fmt(r["vs_adam"], 1),
+              _fmt(r["vs_muon"], 2), f"{r['memory']:.2f}"] for r in rows]
     out = "\n".join(text) + "\n" + markdown_table(
         header, table, ["---"] * 3 + ["---:"] * 7)
+    if args.linalg:
+        # What a refresh is made of: QR (SOAP) and eigh (Shampoo; SOAP's first call and
+        # its canonical null-space basis), each against one matmul of the same size.
+        ops_ = linalg_fn(args.size)
+        samples = dict(zip(ops_, interleaved(list(ops_.values()), args.repeats, warmup=1)))
+        base = median(samples["matmul"])
+        out += (f"\nOne {args.size}x{args.size} float32 matrix, compiled, median of "
+                f"{args.repeats} interleaved:\n\n" + markdown_table(
+                    ["operation", "time (ms)", "vs one matmul"],
+                    [[name, f"{median(t) * 1e3:.1f}", f"{median(t) / base:.0f}"]
+                     for name, t in samples.items()], ["---", "---:", "---:"]))
     print(out)
     write_result(args.out, f"matrix_step_{backend}.md", out)
 

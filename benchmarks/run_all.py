@@ -100,6 +100,10 @@ RESULT_FILES = (
     ("SAM step against the plain step, TensorFlow", "sam_step_tensorflow.md"),
     ("SAM step against the plain step, JAX", "sam_step_jax.md"),
     ("SAM step against the plain step, PyTorch", "sam_step_torch.md"),
+    # Not run by run_all (minutes per row); their committed tables are copied.
+    ("Matrix-preconditioned optimizer steps, TensorFlow", "matrix_step_tensorflow.md"),
+    ("Matrix-preconditioned optimizer steps, JAX", "matrix_step_jax.md"),
+    ("Matrix optimizers on digits, JAX", "matrix_evidence_jax.md"),
 )
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
