@@ -16,7 +16,12 @@ the machine is shared, so read ratios, not times. Needs the `benchmark` extra
     KERAS_BACKEND=torch python benchmarks/torch_peers.py
     KERAS_BACKEND=torch python benchmarks/torch_peers.py --params 1000000 --repeats 5
 
-Per-step temporaries are not counted here (left for later, issue 15).
+Per-step temporaries: one extra step of each function runs under a
+`TorchDispatchMode` that counts every tensor an aten op returns in new memory
+(not written in place, not into `out=`, not a view of an input) with at least
+as many elements as one variable: the full-size temporaries of a step, given
+per variable ("temps/var"). Scalars and reductions are not counted; a scratch
+tensor reused within a variable counts once.
 """
 
 import argparse
@@ -31,11 +36,42 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from _common import interleaved, machine_description, markdown_table, median, write_result  # noqa: E402
+from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 
 import keras_lossopt  # noqa: E402
 from keras_lossopt.optimizers import _torch_fast  # noqa: E402
 
 NUM_VARIABLES = 10
+
+
+class _CountFullSize(TorchDispatchMode):
+    """Counts op outputs in fresh memory with at least `min_numel` elements."""
+
+    def __init__(self, min_numel):
+        super().__init__()
+        self.min_numel = min_numel
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        inputs = set()
+        for x in torch.utils._pytree.tree_leaves((args, kwargs)):
+            if isinstance(x, torch.Tensor):
+                inputs.add(x.untyped_storage().data_ptr())
+        for x in torch.utils._pytree.tree_leaves(out):
+            if (isinstance(x, torch.Tensor) and x.numel() >= self.min_numel
+                    and x.untyped_storage().data_ptr() not in inputs):
+                self.count += 1
+        return out
+
+
+def count_temporaries(fn, min_numel):
+    """Full-size tensors one call of `fn` creates (see the module docstring)."""
+    counter = _CountFullSize(min_numel)
+    with counter:
+        fn()
+    return counter.count
 
 
 def _torch_optim(cls_name, **kwargs):
@@ -72,6 +108,7 @@ ROWS = {
     "yogi": [_pytorch_optimizer("Yogi", lr=1e-2, eps=1e-3)],
     "adabelief": [_pytorch_optimizer("AdaBelief", lr=1e-3, rectify=False, eps=1e-16)],
     "radam": [_torch_optim("RAdam", lr=1e-3), _pytorch_optimizer("RAdam", lr=1e-3)],
+    "prodigy": [_pytorch_optimizer("Prodigy", lr=1.0)],
 }
 
 
@@ -128,11 +165,14 @@ def main(argv=None):
         fns = [ours(name, values, grads, True), ours(name, values, grads, False)]
         fns += [peer(factory, values, grads) for _, factory in peers]
         samples = interleaved(fns, args.repeats)
+        size = args.params // NUM_VARIABLES
+        temps = [count_temporaries(fn, size) / NUM_VARIABLES for fn in fns]
         fast, slow, *peer_samples = [median(s) for s in samples]
-        for (label, _), peer_s in zip(peers, peer_samples):
+        for (label, _), peer_s, peer_t in zip(peers, peer_samples, temps[2:]):
             table_rows.append([
                 name, label, f"{fast * 1e3:.1f}", f"{slow * 1e3:.1f}", f"{peer_s * 1e3:.1f}",
                 f"{fast / peer_s:.2f}", f"{slow / peer_s:.2f}",
+                f"{temps[0]:g} / {temps[1]:g} / {peer_t:g}",
             ])
             print("  ".join(table_rows[-1]), flush=True)
         del fns
@@ -145,12 +185,13 @@ def main(argv=None):
         f"torch.set_num_threads(1), median of {args.repeats} interleaved samples (one round "
         "holds ours fast, ours off and every peer of the row). *fast* = the torch multi-tensor "
         "path (optimizers/_torch_fast.py); *off* = `KERAS_LOSSOPT_TORCH_FAST=0` (the keras.ops "
-        "per-variable step). Ratios < 1: ours is faster.\n\n"
+        "per-variable step). Ratios < 1: ours is faster. *temps/var*: full-size "
+        "temporaries created per variable in one step (a TorchDispatchMode count).\n\n"
         + markdown_table(
             ["ours", "peer", "ours fast (ms)", "ours off (ms)", "peer (ms)",
-             "fast / peer", "off / peer"],
+             "fast / peer", "off / peer", "temps/var: fast / off / peer"],
             table_rows,
-            ["---", "---"] + ["---:"] * 5,
+            ["---", "---"] + ["---:"] * 6,
         )
     )
     print()

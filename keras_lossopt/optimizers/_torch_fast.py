@@ -62,6 +62,8 @@ class TorchFastStep(_keras_compat.WholeStepHook):
 
     _torch_fast_rule = None  # a key of _RULES, set by the class that opts in
     _torch_fast_owner = None  # that class (set by __init_subclass__)
+    _torch_fast_own_decay = False  # True: the rule applies the class's own weight decay
+    _torch_fast_16_bit = True  # False: 16-bit variables (float32 state) take the keras.ops step
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -84,10 +86,10 @@ class TorchFastStep(_keras_compat.WholeStepHook):
         if not _enabled or owner is None or keras.backend.backend() != "torch":
             return None
         cls = type(self)
-        for method in ("update_step", "_compute_step_scalars"):
+        for method in ("update_step", "_compute_step_scalars", "_begin_step"):
             if getattr(cls, method, None) is not getattr(owner, method, None):
                 return None  # a subclass changed the rule: its own step is the truth
-        if getattr(self, "own_weight_decay", None):
+        if getattr(self, "own_weight_decay", None) and not owner._torch_fast_own_decay:
             return None  # its own (lazy) decay lives in update_step: run that step
         rule = _RULES[owner._torch_fast_rule]()
         if rule is None or not trainable_variables:
@@ -95,6 +97,8 @@ class TorchFastStep(_keras_compat.WholeStepHook):
         import torch
 
         dtype = trainable_variables[0].value.dtype
+        if not owner._torch_fast_16_bit and dtype in (torch.float16, torch.bfloat16):
+            return None
         for gradient, variable in zip(grads, trainable_variables):
             if not (
                 isinstance(gradient, torch.Tensor)
@@ -234,6 +238,62 @@ def _radam_step(optimizer, grads, variables, learning_rate):
         w.sub_(t)
 
 
+def _prodigy_step(optimizer, grads, variables, learning_rate):
+    """Prodigy: phase 1 (moments, s and the sums for d) over all variables, the new d, phase 3."""
+    import torch
+
+    coefs = optimizer._phase_1_scalars(learning_rate)  # the keras.ops path's own scalars
+    b1, b2, b3, c1, c2, cs = (coefs[k] for k in ("b1", "b2", "b3", "c1", "c2", "cs"))
+    delta_numerator = keras.ops.zeros((), "float32")
+    d_denom = keras.ops.zeros((), "float32")
+    rows = []
+    for g, var in zip(grads, variables):
+        i = optimizer._get_variable_index(var)
+        w, x0, s = var.value, optimizer._x0s[i].value, optimizer._ss[i].value
+        v = optimizer._velocities[i].value
+        m = optimizer._momentums[i]
+        m = None if m is None else m.value
+        # The sums as the keras.ops step reduces them (torch.sum, not torch.dot: with
+        # beta_1 = 0 a different summation order moved d by 3e-5 in 50 steps).
+        t = torch.sub(x0, w)  # delta_numerator += sum(g * (x0 - w))
+        t.mul_(g)
+        delta_numerator = delta_numerator + t.sum().float()
+        if m is not None:  # m = m * b1 + g * c1
+            m.mul_(b1)
+            torch.mul(g, c1, out=t)
+            m.add_(t)
+        v.mul_(b2)  # v = v * b2 + g**2 * c2
+        torch.mul(g, g, out=t)
+        t.mul_(c2)
+        v.add_(t)
+        s.mul_(b3)  # s = s * b3 + g * cs
+        torch.mul(g, cs, out=t)
+        s.add_(t)
+        torch.abs(s, out=t)  # d_denom += sum(|s|)
+        d_denom = d_denom + t.sum().float()
+        rows.append((g, var, w, v, m))
+        del t
+    step_size, eps_d = optimizer._phase_2(coefs, delta_numerator, d_denom)
+    decay = None
+    if optimizer.own_weight_decay:
+        decay = step_size * optimizer.own_weight_decay
+    d = optimizer._d.value
+    for g, var, w, v, m in rows:
+        t = torch.empty_like(w)
+        if decay is not None and optimizer._decays(var):  # w -= w * step_size * wd
+            torch.mul(w, decay, out=t)
+            w.sub_(t)
+        torch.sqrt(v, out=t)  # w -= m / (sqrt(v) + eps_d) * step_size
+        t.add_(eps_d)
+        if m is None:  # beta_1 == 0: along d * g (the new d)
+            torch.div(torch.mul(g, d), t, out=t)
+        else:
+            torch.div(m, t, out=t)
+        t.mul_(step_size)
+        w.sub_(t)
+        del t
+
+
 # rule name -> a function returning the step function (or None where unavailable)
 _RULES = {
     "adam": lambda: _adam_step,
@@ -241,4 +301,5 @@ _RULES = {
     "yogi": lambda: _yogi_step,
     "adabelief": lambda: _adabelief_step,
     "radam": lambda: _radam_step,
+    "prodigy": lambda: _prodigy_step,
 }

@@ -7,6 +7,7 @@ from keras_lossopt import _checks
 from keras_lossopt.optimizers._initial_copy import copy_variables_into
 from keras_lossopt.optimizers._sparse import dense_gradient
 from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
+from keras_lossopt.optimizers._torch_fast import TorchFastStep
 from keras_lossopt.optimizers._weight_decay import OwnWeightDecay
 from keras_lossopt.registry import register
 
@@ -14,7 +15,7 @@ __all__ = ["Prodigy"]
 
 
 @register("optimizer")
-class Prodigy(OwnWeightDecay, StepScalarsMixin, keras.optimizers.Optimizer):
+class Prodigy(TorchFastStep, OwnWeightDecay, StepScalarsMixin, keras.optimizers.Optimizer):
     """Prodigy: Adam with a learning rate it estimates itself (parameter-free Adam).
 
     Prodigy keeps Adam's moments but multiplies the step by an estimate `d` of
@@ -98,6 +99,9 @@ class Prodigy(OwnWeightDecay, StepScalarsMixin, keras.optimizers.Optimizer):
 
     # learning_rate is a multiplier of the estimated step: 1.0 is the intended value.
     conformance_convergence = {"kwargs": {"learning_rate": 1.0}}
+    _torch_fast_rule = "prodigy"  # on torch: optimizers/_torch_fast.py (own decay included)
+    _torch_fast_own_decay = True
+    _torch_fast_16_bit = False  # float32 state for 16-bit variables: the keras.ops step
     conformance_opt_outs = {
         "base_features:weight_decay": (
             "Prodigy's own decoupled decay is d * lr * weight_decay * x (authors' code); Keras's lr * weight_decay decay is not applied"
@@ -201,22 +205,8 @@ class Prodigy(OwnWeightDecay, StepScalarsMixin, keras.optimizers.Optimizer):
         # Phase 1 (all variables, old d): moments, s and the sums that give the
         # new d. Phase 2: the new d. Phase 3 (update_step, per variable): the step.
         f32 = "float32"
-        lr = ops.cast(learning_rate, f32)
-        d = ops.convert_to_tensor(self._d)
-        beta_3 = self.beta_3 if self.beta_3 is not None else self.beta_2 ** 0.5
-        on = ops.greater(lr, 0.0)  # The authors skip everything when lr == 0.
-        one = ops.ones((), f32)
-        b1 = ops.where(on, self.beta_1, one)
-        b2 = ops.where(on, self.beta_2, one)
-        b3 = ops.where(on, beta_3, one)
-        on_f = ops.cast(on, f32)
-        dlr = d * lr
-        c1 = d * (1.0 - self.beta_1) * on_f
-        c2 = d * d * (1.0 - self.beta_2) * on_f
-        d_ratio = d / self.d0
-        cs = d_ratio * (d if self.safeguard_warmup else dlr) * on_f
-        cn = d_ratio * dlr * on_f
-
+        coefs = self._phase_1_scalars(learning_rate)
+        b1, b2, b3, c1, c2, cs = coefs["b1"], coefs["b2"], coefs["b3"], coefs["c1"], coefs["c2"], coefs["cs"]
         grads = [None if g is None else dense_gradient(g) for g in grads]
         delta_numerator = ops.zeros((), f32)
         d_denom = ops.zeros((), f32)
@@ -235,16 +225,44 @@ class Prodigy(OwnWeightDecay, StepScalarsMixin, keras.optimizers.Optimizer):
             self.assign(v, v * ops.cast(b2, dtype) + ops.square(grad) * ops.cast(c2, dtype))
             self.assign(s, s * ops.cast(b3, dtype) + grad * ops.cast(cs, dtype))
             d_denom = d_denom + ops.cast(ops.sum(ops.abs(s)), f32)
+        return self._phase_2(coefs, delta_numerator, d_denom)
 
-        active = ops.logical_and(on, ops.greater(d_denom, 0.0))
+    def _phase_1_scalars(self, learning_rate):
+        """The float32 coefficients of phase 1 (old d); shared with the torch fast path."""
+        f32 = "float32"
+        lr = ops.cast(learning_rate, f32)
+        d = ops.convert_to_tensor(self._d)
+        beta_3 = self.beta_3 if self.beta_3 is not None else self.beta_2 ** 0.5
+        on = ops.greater(lr, 0.0)  # The authors skip everything when lr == 0.
+        one = ops.ones((), f32)
+        on_f = ops.cast(on, f32)
+        dlr = d * lr
+        d_ratio = d / self.d0
+        return {
+            "on": on, "d": d, "dlr": dlr, "beta_3": beta_3,
+            "b1": ops.where(on, self.beta_1, one),
+            "b2": ops.where(on, self.beta_2, one),
+            "b3": ops.where(on, beta_3, one),
+            "c1": d * (1.0 - self.beta_1) * on_f,
+            "c2": d * d * (1.0 - self.beta_2) * on_f,
+            "cs": d_ratio * (d if self.safeguard_warmup else dlr) * on_f,
+            "cn": d_ratio * dlr * on_f,
+        }
+
+    def _phase_2(self, coefs, delta_numerator, d_denom):
+        """The new d from phase 1's sums; assigns d and its numerator, returns phase 3's scalars."""
+        f32 = "float32"
+        one = ops.ones((), f32)
+        d = coefs["d"]
+        active = ops.logical_and(coefs["on"], ops.greater(d_denom, 0.0))
         old_numerator = ops.convert_to_tensor(self._d_numerator)
-        numerator = old_numerator * beta_3 + cn * delta_numerator
+        numerator = old_numerator * coefs["beta_3"] + coefs["cn"] * delta_numerator
         d_hat = self.d_coef * numerator / ops.where(active, d_denom, one)
         new_d = ops.where(active, ops.maximum(d, d_hat), d)
         self.assign(self._d_numerator, ops.where(active, numerator, old_numerator))
         self.assign(self._d, new_d)
         # Scalars of phase 3 (float32), read by update_step within this same step.
-        return ops.where(active, dlr, ops.zeros((), f32)), new_d * self.epsilon
+        return ops.where(active, coefs["dlr"], ops.zeros((), f32)), new_d * self.epsilon
 
     def _compute_step_scalars(self, learning_rate, dtype):
         # In the state's dtype: float32 for 16-bit variables (see _make_slot).

@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 
 from keras_lossopt import _keras_compat
-from keras_lossopt.optimizers import AdaBelief, GradientDescent, LazyAdam, RAdam, Yogi, _torch_fast
+from keras_lossopt.optimizers import (
+    AdaBelief,
+    GradientDescent,
+    LazyAdam,
+    Prodigy,
+    RAdam,
+    Yogi,
+    _torch_fast,
+)
 
 pytestmark = [
     pytest.mark.multibackend,
@@ -32,6 +40,9 @@ CASES = {
     "adabelief": lambda: AdaBelief(learning_rate=0.01, **COMMON),
     # sma_threshold 5: the un-rectified (momentum) steps come first, then the adaptive ones.
     "radam": lambda: RAdam(learning_rate=0.01, **COMMON),
+    # Prodigy's weight decay is its own (d-scaled); the fast path applies it too.
+    "prodigy": lambda: Prodigy(**COMMON),
+    "prodigy_no_momentum": lambda: Prodigy(beta_1=0.0, safeguard_warmup=True, **COMMON),
 }
 
 
