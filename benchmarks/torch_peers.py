@@ -109,6 +109,7 @@ ROWS = {
     "adabelief": [_pytorch_optimizer("AdaBelief", lr=1e-3, rectify=False, eps=1e-16)],
     "radam": [_torch_optim("RAdam", lr=1e-3), _pytorch_optimizer("RAdam", lr=1e-3)],
     "prodigy": [_pytorch_optimizer("Prodigy", lr=1.0)],
+    "schedule_free_sgd": [_pytorch_optimizer("ScheduleFreeSGD", lr=1.0)],
 }
 
 

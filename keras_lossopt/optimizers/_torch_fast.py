@@ -294,6 +294,41 @@ def _prodigy_step(optimizer, grads, variables, learning_rate):
         del t
 
 
+def _begun_scalars(optimizer, grads, variables, learning_rate, dtype):
+    """`_begin_step` (state updated once per step), then `_compute_step_scalars` on it."""
+    from keras_lossopt.optimizers._step_scalars import _BEGUN
+
+    begun = optimizer._begin_step(grads, variables, learning_rate)
+    optimizer._set_step_scalar_cache({_BEGUN: begun})
+    try:
+        return optimizer._compute_step_scalars(learning_rate, dtype)
+    finally:
+        optimizer._set_step_scalar_cache(None)
+
+
+def _schedule_free_sgd_step(optimizer, grads, variables, learning_rate):
+    """Three in-place passes per variable, no temporary (one with own decay)."""
+    import torch
+
+    dtype = variables[0].value.dtype
+    lr, ckp1, grad_coef = _begun_scalars(optimizer, grads, variables, learning_rate, dtype)
+    neg_lr = -lr
+    coef = grad_coef + ckp1 * lr
+    wd = optimizer.own_weight_decay
+    for gradient, variable in zip(grads, variables):
+        z = optimizer._zs[optimizer._get_variable_index(variable)].value
+        w = variable.value
+        g = gradient
+        if wd and optimizer._decays(variable):  # g + wd * w
+            g = torch.add(gradient, w, alpha=float(wd))
+        z.addcmul_(g, neg_lr)  # z -= lr * g
+        # w += ckp1 * (z - w) + (grad_coef + ckp1 * lr) * g, as a lerp then an add:
+        # rounding-level reassociation of the keras.ops sum (the test holds it to 1e-6).
+        w.lerp_(z, ckp1)
+        w.addcmul_(g, coef)
+        del g
+
+
 # rule name -> a function returning the step function (or None where unavailable)
 _RULES = {
     "adam": lambda: _adam_step,
@@ -302,4 +337,5 @@ _RULES = {
     "adabelief": lambda: _adabelief_step,
     "radam": lambda: _radam_step,
     "prodigy": lambda: _prodigy_step,
+    "schedule_free_sgd": lambda: _schedule_free_sgd_step,
 }

@@ -9,6 +9,7 @@ from keras_lossopt import _checks, _keras_compat
 from keras_lossopt.optimizers._initial_copy import copy_variables_into
 from keras_lossopt.optimizers._sparse import dense_gradient
 from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
+from keras_lossopt.optimizers._torch_fast import TorchFastStep
 from keras_lossopt.optimizers._weight_decay import OwnWeightDecay
 from keras_lossopt.registry import register
 
@@ -16,7 +17,7 @@ __all__ = ["ScheduleFreeSGD"]
 
 
 @register("optimizer", aliases=("sgd_schedule_free",))
-class ScheduleFreeSGD(OwnWeightDecay, StepScalarsMixin, keras.optimizers.Optimizer):
+class ScheduleFreeSGD(TorchFastStep, OwnWeightDecay, StepScalarsMixin, keras.optimizers.Optimizer):
     """Schedule-Free SGD: momentum SGD that needs no decay schedule or stopping time.
 
     Keeps three sequences: `z` (plain SGD steps), `x` (a weighted running
@@ -97,6 +98,8 @@ class ScheduleFreeSGD(OwnWeightDecay, StepScalarsMixin, keras.optimizers.Optimiz
           `lr_max` and the weight sum are kept in float32.
     """
 
+    _torch_fast_rule = "schedule_free_sgd"  # on torch: optimizers/_torch_fast.py
+    _torch_fast_own_decay = True  # the fast rule applies the own weight decay too
     # Schedule-free averaging wants a larger (constant) learning rate than plain SGD;
     # 0.5 is stable on the harness's quadratic (curvature <= 2).
     conformance_convergence = {"kwargs": {"learning_rate": 0.5}}

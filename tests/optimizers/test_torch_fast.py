@@ -17,6 +17,7 @@ from keras_lossopt.optimizers import (
     LazyAdam,
     Prodigy,
     RAdam,
+    ScheduleFreeSGD,
     Yogi,
     _torch_fast,
 )
@@ -43,6 +44,8 @@ CASES = {
     # Prodigy's weight decay is its own (d-scaled); the fast path applies it too.
     "prodigy": lambda: Prodigy(**COMMON),
     "prodigy_no_momentum": lambda: Prodigy(beta_1=0.0, safeguard_warmup=True, **COMMON),
+    "schedule_free_sgd": lambda: ScheduleFreeSGD(learning_rate=0.1, warmup_steps=5, **COMMON),
+    "schedule_free_sgd_no_decay": lambda: ScheduleFreeSGD(learning_rate=0.1, r=0.5, **NO_DECAY),
 }
 
 
