@@ -101,7 +101,32 @@ def _pytorch_optimizer(cls_name, **kwargs):
     return variants
 
 
-# ours (registered name) -> peers of the same update rule
+def _peer_lookahead(inner, **kwargs):
+    def variants():
+        try:
+            import pytorch_optimizer
+        except ImportError:
+            return []
+        return [
+            (f"pytorch_optimizer.Lookahead(torch.optim.Adam{tag})",
+             lambda p, fe=fe: pytorch_optimizer.Lookahead(
+                 torch.optim.Adam(p, foreach=fe, **inner), **kwargs))
+            for tag, fe in (("", False), ("(foreach)", True))
+        ]
+
+    return variants
+
+
+# Lookahead rows sync at every step (k = 1), the bookkeeping's worst case: with
+# k > 1 a median sample is a step without a sync on both sides.
+OURS = {
+    "lookahead(adam)": lambda: keras_lossopt.optimizers.Lookahead("adam", sync_period=1),
+    "lookahead(lazy_adam)": lambda: keras_lossopt.optimizers.Lookahead(
+        keras_lossopt.optimizers.LazyAdam(), sync_period=1),
+    "ranger": lambda: keras_lossopt.optimizers.Ranger(sync_period=1),
+}
+
+# ours (registered name, or a key of OURS) -> peers of the same update rule
 ROWS = {
     "lazy_adam": [_torch_optim("Adam", lr=1e-3, eps=1e-7)],
     "gradient_descent": [_torch_optim("SGD", lr=1e-2)],
@@ -110,6 +135,9 @@ ROWS = {
     "radam": [_torch_optim("RAdam", lr=1e-3), _pytorch_optimizer("RAdam", lr=1e-3)],
     "prodigy": [_pytorch_optimizer("Prodigy", lr=1.0)],
     "schedule_free_sgd": [_pytorch_optimizer("ScheduleFreeSGD", lr=1.0)],
+    "lookahead(adam)": [_peer_lookahead(dict(lr=1e-3, eps=1e-7), k=1, alpha=0.5)],
+    "lookahead(lazy_adam)": [_peer_lookahead(dict(lr=1e-3, eps=1e-7), k=1, alpha=0.5)],
+    "ranger": [_pytorch_optimizer("Ranger", lr=1e-3, k=1, alpha=0.5, eps=1e-7, use_gc=False)],
 }
 
 
@@ -122,7 +150,7 @@ def make_data(num_params):
 
 
 def ours(name, values, grads, fast):
-    optimizer = keras_lossopt.optimizers.get(name)
+    optimizer = OURS[name]() if name in OURS else keras_lossopt.optimizers.get(name)
     vs = [keras.Variable(v) for v in values]
     gs = [torch.tensor(g) for g in grads]
     optimizer.build(vs)

@@ -110,6 +110,30 @@ class TorchFastStep(_keras_compat.WholeStepHook):
         return rule
 
 
+# --- Wrappers' bookkeeping ------------------------------------------------------------
+
+
+def lookahead_synchronise(variables, slows, alpha):
+    """Lookahead's sync on torch, in place: slow = lerp(slow, w, alpha); w = slow.
+
+    Returns False (and changes nothing) where it does not apply: another
+    backend, the switch off, or a slow weight of another dtype or shape than
+    its variable; the caller then runs its `keras.ops` sync.
+    """
+    if not _enabled or keras.backend.backend() != "torch":
+        return False
+    pairs = [(var.value, slow.value) for var, slow in zip(variables, slows)]
+    if any(w.dtype != s.dtype or w.shape != s.shape for w, s in pairs):
+        return False
+    import torch
+
+    with torch.no_grad():
+        for w, s in pairs:
+            s.lerp_(w, float(alpha))  # slow + alpha * (w - slow)
+            w.copy_(s)
+    return True
+
+
 # --- Keras's own steps, for subclasses of Keras's classes ------------------------------
 
 

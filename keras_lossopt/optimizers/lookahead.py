@@ -3,6 +3,7 @@
 from keras import ops
 
 from keras_lossopt import _checks
+from keras_lossopt.optimizers import _torch_fast
 from keras_lossopt.optimizers._wrapper import OptimizerWrapper, run_if, traced_on_jax
 from keras_lossopt.registry import register
 
@@ -168,6 +169,8 @@ class Lookahead(OptimizerWrapper):
             return
 
         def synchronise():
+            if _torch_fast.lookahead_synchronise(trainable_variables, slows, alpha):
+                return  # on torch, in place (optimizers/_torch_fast.py)
             for var, slow in zip(trainable_variables, slows):
                 new_slow = slow + ops.cast(alpha, var.dtype) * (var - slow)
                 self.assign(slow, new_slow)

@@ -15,8 +15,10 @@ from keras_lossopt.optimizers import (
     AdaBelief,
     GradientDescent,
     LazyAdam,
+    Lookahead,
     Prodigy,
     RAdam,
+    Ranger,
     ScheduleFreeSGD,
     Yogi,
     _torch_fast,
@@ -91,6 +93,36 @@ def test_fast_path_matches_the_keras_ops_step(name, monkeypatch):
     for a, b in zip(fast, slow):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
     assert any(np.any(a != b0) for a, b0 in zip(fast, _initial(make))), "nothing moved"
+
+
+WRAPPERS = {
+    "lookahead_lazy_adam": lambda: Lookahead(LazyAdam(learning_rate=0.01), sync_period=3,
+                                             **COMMON),
+    "ranger": lambda: Ranger(learning_rate=0.01, sync_period=4, slow_step_size=0.3, **COMMON),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRAPPERS))
+def test_lookahead_sync_matches_the_keras_ops_sync(name, monkeypatch):
+    real = _torch_fast.lookahead_synchronise
+    results = []
+
+    def counting(*args):
+        results.append(real(*args))
+        return results[-1]
+
+    monkeypatch.setattr(_torch_fast, "lookahead_synchronise", counting)
+    make = WRAPPERS[name]
+    fast = _run(make, fast=True)
+    # 25 applied steps: a sync every sync_period of them, each done in place
+    syncs = 25 // make().sync_period
+    assert results == [True] * syncs
+    results.clear()
+    slow = _run(make, fast=False)
+    assert results == [False] * syncs  # switched off: the keras.ops sync ran
+    assert len(fast) == len(slow)
+    for a, b in zip(fast, slow):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
 
 
 def _initial(make):
