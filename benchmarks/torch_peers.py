@@ -135,6 +135,7 @@ ROWS = {
     "radam": [_torch_optim("RAdam", lr=1e-3), _pytorch_optimizer("RAdam", lr=1e-3)],
     "prodigy": [_pytorch_optimizer("Prodigy", lr=1.0)],
     "schedule_free_sgd": [_pytorch_optimizer("ScheduleFreeSGD", lr=1.0)],
+    "adan": [_pytorch_optimizer("Adan", lr=1e-3)],
     "lookahead(adam)": [_peer_lookahead(dict(lr=1e-3, eps=1e-7), k=1, alpha=0.5)],
     "lookahead(lazy_adam)": [_peer_lookahead(dict(lr=1e-3, eps=1e-7), k=1, alpha=0.5)],
     "ranger": [_pytorch_optimizer("Ranger", lr=1e-3, k=1, alpha=0.5, eps=1e-7, use_gc=False)],

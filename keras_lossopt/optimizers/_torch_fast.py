@@ -318,6 +318,50 @@ def _prodigy_step(optimizer, grads, variables, learning_rate):
         del t
 
 
+def _adan_step(optimizer, grads, variables, learning_rate):
+    import torch
+
+    dtype = variables[0].value.dtype
+    lr, not_first, step_size, diff_step_size, inv_sqrt_bias_3 = (
+        optimizer._compute_step_scalars(learning_rate, dtype)
+    )
+    beta_2 = keras.ops.cast(optimizer.beta_2, dtype)
+    epsilon = float(optimizer.epsilon)
+    shrink = None
+    if optimizer.own_weight_decay:
+        shrink = 1.0 + lr * keras.ops.cast(optimizer.own_weight_decay, dtype)
+    slot_lists = [optimizer._momentums, optimizer._diff_momentums, optimizer._velocities,
+                  optimizer._previous_gradients]
+    for (g, w, m, d, n, g_prev), variable in zip(
+        _scratch_loop(optimizer, grads, variables, slot_lists), variables
+    ):
+        t = torch.sub(g, g_prev)  # diff = (g - g_prev) * not_first
+        t.mul_(not_first)
+        u = torch.sub(g, m)  # m += (g - m) * (1 - beta_1)
+        u.mul_(1.0 - optimizer.beta_1)
+        m.add_(u)
+        torch.sub(t, d, out=u)  # d += (diff - d) * (1 - beta_2)
+        u.mul_(1.0 - optimizer.beta_2)
+        d.add_(u)
+        t.mul_(beta_2)  # n += ((g + beta_2 * diff)**2 - n) * (1 - beta_3)
+        t.add_(g)
+        t.mul_(t)
+        t.sub_(n)
+        t.mul_(1.0 - optimizer.beta_3)
+        n.add_(t)
+        g_prev.copy_(g)
+        torch.sqrt(n, out=t)  # w -= (step_size * m + diff_step_size * d) / denominator
+        t.mul_(inv_sqrt_bias_3)
+        t.add_(epsilon)
+        torch.mul(m, step_size, out=u)
+        u.addcmul_(d, diff_step_size)
+        u.div_(t)
+        w.sub_(u)
+        if shrink is not None and optimizer._decays(variable):  # w / (1 + lr * wd)
+            w.div_(shrink)
+        del t, u
+
+
 def _begun_scalars(optimizer, grads, variables, learning_rate, dtype):
     """`_begin_step` (state updated once per step), then `_compute_step_scalars` on it."""
     from keras_lossopt.optimizers._step_scalars import _BEGUN
@@ -362,4 +406,5 @@ _RULES = {
     "radam": lambda: _radam_step,
     "prodigy": lambda: _prodigy_step,
     "schedule_free_sgd": lambda: _schedule_free_sgd_step,
+    "adan": lambda: _adan_step,
 }

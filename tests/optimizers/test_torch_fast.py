@@ -13,6 +13,7 @@ import pytest
 from keras_lossopt import _keras_compat
 from keras_lossopt.optimizers import (
     AdaBelief,
+    Adan,
     GradientDescent,
     LazyAdam,
     Lookahead,
@@ -46,6 +47,7 @@ CASES = {
     # Prodigy's weight decay is its own (d-scaled); the fast path applies it too.
     "prodigy": lambda: Prodigy(**COMMON),
     "prodigy_no_momentum": lambda: Prodigy(beta_1=0.0, safeguard_warmup=True, **COMMON),
+    "adan": lambda: Adan(learning_rate=0.01, **COMMON),
     "schedule_free_sgd": lambda: ScheduleFreeSGD(learning_rate=0.1, warmup_steps=5, **COMMON),
     "schedule_free_sgd_no_decay": lambda: ScheduleFreeSGD(learning_rate=0.1, r=0.5, **NO_DECAY),
 }
