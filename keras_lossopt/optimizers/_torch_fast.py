@@ -362,6 +362,100 @@ def _adan_step(optimizer, grads, variables, learning_rate):
         del t, u
 
 
+def _ademamix_step(optimizer, grads, variables, learning_rate):
+    import torch
+
+    dtype = variables[0].value.dtype
+    lr, fast_scale, inv_sqrt_bias_2, alpha_t, one_minus_beta_3_t = (
+        optimizer._compute_step_scalars(learning_rate, dtype)
+    )
+    epsilon = float(optimizer.epsilon)
+    slot_lists = [optimizer._fast_momentums, optimizer._slow_momentums, optimizer._velocities]
+    for g, w, m_1, m_2, nu in _scratch_loop(optimizer, grads, variables, slot_lists):
+        t = torch.sub(g, m_1)  # m_1 += (g - m_1) * (1 - beta_1)
+        t.mul_(1.0 - optimizer.beta_1)
+        m_1.add_(t)
+        torch.sub(g, m_2, out=t)  # m_2 += (g - m_2) * (1 - beta_3_t)
+        t.mul_(one_minus_beta_3_t)
+        m_2.add_(t)
+        torch.mul(g, g, out=t)  # nu += (g**2 - nu) * (1 - beta_2)
+        t.sub_(nu)
+        t.mul_(1.0 - optimizer.beta_2)
+        nu.add_(t)
+        u = torch.mul(m_1, fast_scale)  # w -= lr * (fast_scale * m_1 + alpha_t * m_2) / denom
+        u.addcmul_(m_2, alpha_t)
+        u.mul_(lr)
+        torch.sqrt(nu, out=t)  # denom = sqrt(nu) * inv_sqrt_bias_2 + epsilon
+        t.mul_(inv_sqrt_bias_2)
+        t.add_(epsilon)
+        u.div_(t)
+        w.sub_(u)
+        del t, u
+
+
+def _lars_step(optimizer, grads, variables, learning_rate):
+    import torch
+
+    ops = keras.ops
+    dtype = variables[0].value.dtype
+    lr = ops.cast(learning_rate, dtype)
+    momentum = ops.cast(optimizer.momentum, dtype)
+    wd = float(optimizer.own_weight_decay or 0.0)
+    for (g, w, v), variable in zip(
+        _scratch_loop(optimizer, grads, variables, [optimizer._momentums]), variables
+    ):
+        if optimizer._not_excluded(variable):
+            # The norms in one pass each (torch's norm kernel, not sum(square)):
+            # a different summation order, rounding-level (the test holds it to 1e-6).
+            w_norm = torch.linalg.vector_norm(w)
+            g_norm = torch.linalg.vector_norm(g)
+            denominator = g_norm
+            if wd > 0:
+                denominator = g_norm + ops.cast(wd, dtype) * w_norm
+                t = torch.add(g, w, alpha=wd)  # g + wd * w
+            else:
+                t = torch.clone(g)
+            t.mul_(lr * optimizer._trust(w_norm, g_norm, denominator, dtype))
+        else:  # excluded: plain momentum SGD
+            t = torch.mul(g, lr)
+        v.mul_(momentum)  # v = momentum * v + step
+        v.add_(t)
+        if optimizer.nesterov:  # w -= momentum * v + step
+            t.addcmul_(v, momentum)
+            w.sub_(t)
+        else:
+            w.sub_(v)
+        del t
+
+
+def _novograd_step(optimizer, grads, variables, learning_rate):
+    import torch
+
+    ops = keras.ops
+    dtype = variables[0].value.dtype
+    lr = ops.cast(learning_rate, dtype)
+    beta_1 = ops.cast(optimizer.beta_1, dtype)
+    beta_2 = ops.cast(optimizer.beta_2, dtype)
+    epsilon = ops.cast(optimizer.epsilon, dtype)
+    first_step = ops.equal(optimizer.iterations, 0)
+    wd = optimizer.own_weight_decay
+    for g, variable in zip(grads, variables):
+        index = optimizer._get_variable_index(variable)
+        w, m, n = variable.value, optimizer._momentums[index].value, optimizer._norms[index]
+        # sum(g**2) in one pass (a dot product: rounding-level, held to 1e-6 by the test)
+        squared_norm = torch.dot(g.reshape(-1), g.reshape(-1))
+        n.assign(ops.where(first_step, squared_norm,
+                           beta_2 * n.value + (1.0 - optimizer.beta_2) * squared_norm))
+        t = torch.mul(g, 1.0 / (ops.sqrt(n.value) + epsilon))  # g / (sqrt(n) + epsilon)
+        if wd and optimizer._decays(variable):  # + wd * w
+            t.add_(w, alpha=float(wd))
+        m.mul_(beta_1)  # m = beta_1 * m + update
+        m.add_(t)
+        torch.mul(m, lr, out=t)  # w -= lr * m
+        w.sub_(t)
+        del t
+
+
 def _begun_scalars(optimizer, grads, variables, learning_rate, dtype):
     """`_begin_step` (state updated once per step), then `_compute_step_scalars` on it."""
     from keras_lossopt.optimizers._step_scalars import _BEGUN
@@ -407,4 +501,7 @@ _RULES = {
     "prodigy": lambda: _prodigy_step,
     "schedule_free_sgd": lambda: _schedule_free_sgd_step,
     "adan": lambda: _adan_step,
+    "ademamix": lambda: _ademamix_step,
+    "lars": lambda: _lars_step,
+    "novograd": lambda: _novograd_step,
 }

@@ -8,6 +8,7 @@ from keras.optimizers import Optimizer
 from keras_lossopt import _checks
 from keras_lossopt.optimizers._sparse import sum_duplicates
 from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
+from keras_lossopt.optimizers._torch_fast import TorchFastStep
 from keras_lossopt.registry import register
 
 __all__ = ["AdEMAMix"]
@@ -21,7 +22,7 @@ def _half_life(beta):
 
 
 @register("optimizer", name="ademamix", aliases=("ad_ema_mix",))
-class AdEMAMix(StepScalarsMixin, Optimizer):
+class AdEMAMix(TorchFastStep, StepScalarsMixin, Optimizer):
     """AdEMAMix: Adam plus a slow EMA of gradients that remembers thousands of steps.
 
     A single EMA cannot both react quickly to recent gradients and keep using
@@ -85,6 +86,8 @@ class AdEMAMix(StepScalarsMixin, Optimizer):
     bias-corrected, the fast one and `nu` are; the default `alpha` is 5.0 (the
     authors' code uses 2.0, the paper's experiments 5 to 8, optax 5.0).
     """
+
+    _torch_fast_rule = "ademamix"  # on torch: optimizers/_torch_fast.py
 
     def __init__(
         self,

@@ -5,6 +5,7 @@ from keras.optimizers import Optimizer
 
 from keras_lossopt import _checks
 from keras_lossopt.optimizers import _sparse
+from keras_lossopt.optimizers._torch_fast import TorchFastStep
 from keras_lossopt.optimizers._weight_decay import OwnWeightDecay
 from keras_lossopt.registry import register
 
@@ -12,7 +13,7 @@ __all__ = ["LARS"]
 
 
 @register("optimizer", name="lars", aliases=("layerwise_adaptive_rate_scaling",))
-class LARS(OwnWeightDecay, Optimizer):
+class LARS(TorchFastStep, OwnWeightDecay, Optimizer):
     """LARS: layer-wise adaptive rate scaling for large-batch momentum SGD.
 
     Each variable ("layer") gets its own learning rate, proportional to the
@@ -88,6 +89,8 @@ class LARS(OwnWeightDecay, Optimizer):
     # For the conformance checks (keras_lossopt.testing): LARS's weight decay is its own (coupled, in the
     # trust ratio), not Keras's decoupled one; its steps are ||w||-relative, so the
     # convergence problem (||x|| ~ 1.5) needs a larger trust coefficient than 0.001.
+    _torch_fast_rule = "lars"  # on torch: optimizers/_torch_fast.py
+    _torch_fast_own_decay = True  # the fast rule applies the own weight decay too
     conformance_opt_outs = {
         "base_features:weight_decay": "LARS's weight_decay is its own coupled L2 term "
         "(inside the trust ratio and the momentum, You et al. 2017), not Keras's "

@@ -5,6 +5,7 @@ from keras.optimizers import Optimizer
 
 from keras_lossopt import _checks
 from keras_lossopt.optimizers._sparse import sum_duplicates
+from keras_lossopt.optimizers._torch_fast import TorchFastStep
 from keras_lossopt.optimizers._weight_decay import OwnWeightDecay
 from keras_lossopt.registry import register
 
@@ -12,7 +13,7 @@ __all__ = ["NovoGrad"]
 
 
 @register("optimizer", name="novograd", aliases=("novo_grad",))
-class NovoGrad(OwnWeightDecay, Optimizer):
+class NovoGrad(TorchFastStep, OwnWeightDecay, Optimizer):
     """NovoGrad: momentum SGD on gradients normalised by their per-variable norm.
 
     NovoGrad keeps one second-moment number per variable (per layer kernel or
@@ -73,6 +74,8 @@ class NovoGrad(OwnWeightDecay, Optimizer):
     """
 
     # TensorFlow Addons arguments that do not exist here (the constructor names the way).
+    _torch_fast_rule = "novograd"  # on torch: optimizers/_torch_fast.py
+    _torch_fast_own_decay = True  # the fast rule applies the own weight decay too
     tfa_removed_arguments = {
         'grad_averaging': "gradient averaging is not offered (TFA's default `False` is what you get)",
         'amsgrad': 'AMSGrad is not offered with NovoGrad',

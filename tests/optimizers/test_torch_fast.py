@@ -12,11 +12,14 @@ import pytest
 
 from keras_lossopt import _keras_compat
 from keras_lossopt.optimizers import (
+    LARS,
     AdaBelief,
     Adan,
+    AdEMAMix,
     GradientDescent,
     LazyAdam,
     Lookahead,
+    NovoGrad,
     Prodigy,
     RAdam,
     Ranger,
@@ -47,6 +50,11 @@ CASES = {
     # Prodigy's weight decay is its own (d-scaled); the fast path applies it too.
     "prodigy": lambda: Prodigy(**COMMON),
     "prodigy_no_momentum": lambda: Prodigy(beta_1=0.0, safeguard_warmup=True, **COMMON),
+    "ademamix": lambda: AdEMAMix(learning_rate=0.01, alpha_warmup=20, beta_3_warmup=20,
+                                 **COMMON),
+    "lars": lambda: LARS(learning_rate=0.1, trust_coefficient=0.1, **COMMON),
+    "lars_nesterov_no_decay": lambda: LARS(learning_rate=0.1, nesterov=True, **NO_DECAY),
+    "novograd": lambda: NovoGrad(learning_rate=0.01, **COMMON),
     "adan": lambda: Adan(learning_rate=0.01, **COMMON),
     "schedule_free_sgd": lambda: ScheduleFreeSGD(learning_rate=0.1, warmup_steps=5, **COMMON),
     "schedule_free_sgd_no_decay": lambda: ScheduleFreeSGD(learning_rate=0.1, r=0.5, **NO_DECAY),
