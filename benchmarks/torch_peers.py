@@ -126,6 +126,11 @@ OURS = {
     "ranger": lambda: keras_lossopt.optimizers.Ranger(sync_period=1),
 }
 
+# Rows whose variables are matrices (rows of 1000), not vectors: pytorch_optimizer's
+# LARS applies its trust ratio only to variables with ndim > 1 (ours: to every one
+# not excluded), so with vectors it would time plain momentum SGD.
+MATRIX_ROWS = {"lars"}
+
 # ours (registered name, or a key of OURS) -> peers of the same update rule
 ROWS = {
     "lazy_adam": [_torch_optim("Adam", lr=1e-3, eps=1e-7)],
@@ -153,10 +158,14 @@ def make_data(num_params):
     return values, grads
 
 
+def shaped(name, arrays):
+    return [a.reshape(-1, 1000) for a in arrays] if name in MATRIX_ROWS else arrays
+
+
 def ours(name, values, grads, fast):
     optimizer = OURS[name]() if name in OURS else keras_lossopt.optimizers.get(name)
-    vs = [keras.Variable(v) for v in values]
-    gs = [torch.tensor(g) for g in grads]
+    vs = [keras.Variable(v) for v in shaped(name, values)]
+    gs = [torch.tensor(g) for g in shaped(name, grads)]
     optimizer.build(vs)
 
     def run():
@@ -170,9 +179,9 @@ def ours(name, values, grads, fast):
     return run
 
 
-def peer(factory, values, grads):
-    params = [torch.tensor(v, requires_grad=True) for v in values]
-    for p, g in zip(params, grads):
+def peer(name, factory, values, grads):
+    params = [torch.tensor(v, requires_grad=True) for v in shaped(name, values)]
+    for p, g in zip(params, shaped(name, grads)):
         p.grad = torch.tensor(g)
     optimizer = factory(params)
     return optimizer.step
@@ -196,7 +205,7 @@ def main(argv=None):
             continue
         peers = [p for group in peer_groups for p in group()]
         fns = [ours(name, values, grads, True), ours(name, values, grads, False)]
-        fns += [peer(factory, values, grads) for _, factory in peers]
+        fns += [peer(name, factory, values, grads) for _, factory in peers]
         samples = interleaved(fns, args.repeats)
         size = args.params // NUM_VARIABLES
         temps = [count_temporaries(fn, size) / NUM_VARIABLES for fn in fns]

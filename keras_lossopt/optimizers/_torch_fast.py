@@ -394,6 +394,7 @@ def _ademamix_step(optimizer, grads, variables, learning_rate):
 
 
 def _lars_step(optimizer, grads, variables, learning_rate):
+    """No temporary without weight decay or nesterov (v += scaled_lr * update in place)."""
     import torch
 
     ops = keras.ops
@@ -404,6 +405,7 @@ def _lars_step(optimizer, grads, variables, learning_rate):
     for (g, w, v), variable in zip(
         _scratch_loop(optimizer, grads, variables, [optimizer._momentums]), variables
     ):
+        update, scaled_lr = g, lr  # excluded (bias, batch norm): plain momentum SGD
         if optimizer._not_excluded(variable):
             # The norms in one pass each (torch's norm kernel, not sum(square)):
             # a different summation order, rounding-level (the test holds it to 1e-6).
@@ -412,20 +414,18 @@ def _lars_step(optimizer, grads, variables, learning_rate):
             denominator = g_norm
             if wd > 0:
                 denominator = g_norm + ops.cast(wd, dtype) * w_norm
-                t = torch.add(g, w, alpha=wd)  # g + wd * w
-            else:
-                t = torch.clone(g)
-            t.mul_(lr * optimizer._trust(w_norm, g_norm, denominator, dtype))
-        else:  # excluded: plain momentum SGD
-            t = torch.mul(g, lr)
-        v.mul_(momentum)  # v = momentum * v + step
-        v.add_(t)
-        if optimizer.nesterov:  # w -= momentum * v + step
+                update = torch.add(g, w, alpha=wd)  # g + wd * w
+            scaled_lr = lr * optimizer._trust(w_norm, g_norm, denominator, dtype)
+        v.mul_(momentum)  # v = momentum * v + scaled_lr * update
+        v.addcmul_(update, scaled_lr)
+        if optimizer.nesterov:  # w -= momentum * v + scaled_lr * update
+            t = torch.mul(update, scaled_lr)
             t.addcmul_(v, momentum)
             w.sub_(t)
+            del t
         else:
             w.sub_(v)
-        del t
+        del update
 
 
 def _novograd_step(optimizer, grads, variables, learning_rate):
