@@ -144,6 +144,7 @@ ROWS = {
     "lars": [_pytorch_optimizer("LARS", lr=1e-2, momentum=0.9, trust_coefficient=1e-3)],
     "novograd": [_pytorch_optimizer("NovoGrad", lr=1e-3, betas=(0.9, 0.999), eps=1e-7)],
     "ademamix": [_pytorch_optimizer("AdEMAMix", lr=1e-3)],
+    "adabound": [_pytorch_optimizer("AdaBound", lr=1e-3, final_lr=0.1, eps=1e-8)],
     "lookahead(adam)": [_peer_lookahead(dict(lr=1e-3, eps=1e-7), k=1, alpha=0.5)],
     "lookahead(lazy_adam)": [_peer_lookahead(dict(lr=1e-3, eps=1e-7), k=1, alpha=0.5)],
     "ranger": [_pytorch_optimizer("Ranger", lr=1e-3, k=1, alpha=0.5, eps=1e-7, use_gc=False)],

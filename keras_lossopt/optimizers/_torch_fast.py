@@ -456,6 +456,36 @@ def _novograd_step(optimizer, grads, variables, learning_rate):
         del t
 
 
+def _adabound_step(optimizer, grads, variables, learning_rate):
+    import torch
+
+    ops = keras.ops
+    dtype = variables[0].value.dtype
+    step_size, lower, upper = optimizer._compute_step_scalars(learning_rate, dtype)
+    one_minus_beta_1 = 1 - ops.cast(optimizer.beta_1, dtype)  # in dtype, as update_step
+    one_minus_beta_2 = 1 - ops.cast(optimizer.beta_2, dtype)
+    epsilon = ops.cast(optimizer.epsilon, dtype)
+    slot_lists = [optimizer._momentums, optimizer._velocities]
+    if optimizer.amsbound:
+        slot_lists.append(optimizer._velocity_hats)
+    for g, w, m, v, *v_hat in _scratch_loop(optimizer, grads, variables, slot_lists):
+        # m += (g - m) * (1 - beta_1) and v += (g**2 - v) * (1 - beta_2) as lerps
+        # (torch's lerp computes that expression for weights < 0.5; held to 1e-6).
+        m.lerp_(g, one_minus_beta_1)
+        t = torch.mul(g, g)
+        v.lerp_(t, one_minus_beta_2)
+        if v_hat:
+            torch.maximum(v_hat[0], v, out=v_hat[0])
+            v = v_hat[0]
+        torch.sqrt(v, out=t)  # w -= clip(step_size / (sqrt(v) + epsilon), lower, upper) * m
+        t.add_(epsilon)
+        torch.div(step_size, t, out=t)
+        t.clamp_(lower, upper)
+        t.mul_(m)
+        w.sub_(t)
+        del t
+
+
 def _begun_scalars(optimizer, grads, variables, learning_rate, dtype):
     """`_begin_step` (state updated once per step), then `_compute_step_scalars` on it."""
     from keras_lossopt.optimizers._step_scalars import _BEGUN
@@ -504,4 +534,5 @@ _RULES = {
     "ademamix": lambda: _ademamix_step,
     "lars": lambda: _lars_step,
     "novograd": lambda: _novograd_step,
+    "adabound": lambda: _adabound_step,
 }

@@ -6,13 +6,14 @@ from keras import ops
 from keras_lossopt import _checks, _keras_compat
 from keras_lossopt.optimizers._sparse import dense_gradient
 from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
+from keras_lossopt.optimizers._torch_fast import TorchFastStep
 from keras_lossopt.registry import register
 
 __all__ = ["AdaBound"]
 
 
 @register("optimizer", name="adabound")
-class AdaBound(StepScalarsMixin, keras.optimizers.Optimizer):
+class AdaBound(TorchFastStep, StepScalarsMixin, keras.optimizers.Optimizer):
     """AdaBound: Adam with dynamic bounds on the step size that converge to SGD's.
 
     Early in training it behaves like Adam; as the band
@@ -79,6 +80,8 @@ class AdaBound(StepScalarsMixin, keras.optimizers.Optimizer):
           `weight_decay` is Keras's decoupled decay (add an L2 regularizer to
           the layers for the coupled form).
     """
+
+    _torch_fast_rule = "adabound"  # on torch: optimizers/_torch_fast.py
 
     def __init__(
         self,

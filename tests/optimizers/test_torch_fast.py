@@ -14,6 +14,7 @@ from keras_lossopt import _keras_compat
 from keras_lossopt.optimizers import (
     LARS,
     AdaBelief,
+    AdaBound,
     Adan,
     AdEMAMix,
     GradientDescent,
@@ -50,6 +51,8 @@ CASES = {
     # Prodigy's weight decay is its own (d-scaled); the fast path applies it too.
     "prodigy": lambda: Prodigy(**COMMON),
     "prodigy_no_momentum": lambda: Prodigy(beta_1=0.0, safeguard_warmup=True, **COMMON),
+    "adabound": lambda: AdaBound(learning_rate=0.01, **COMMON),
+    "adabound_amsbound": lambda: AdaBound(learning_rate=0.01, amsbound=True, **COMMON),
     "ademamix": lambda: AdEMAMix(learning_rate=0.01, alpha_warmup=20, beta_3_warmup=20,
                                  **COMMON),
     "lars": lambda: LARS(learning_rate=0.1, trust_coefficient=0.1, **COMMON),
