@@ -16,12 +16,23 @@ branches on the torch backend for speed.
   `keras.ops` step, which stays the reference.
 - Rules: `"keras_sgd"` is Keras's own torch step for SGD
   (`_keras_compat.keras_torch_multi_tensor_step`), which GradientDescent, a
-  subclass, otherwise loses; `"adam"` (LazyAdam's dense step, i.e. Keras's
-  Adam), `"yogi"`, `"adabelief"` and `"radam"` are ours: each the arithmetic
-  of its class's `update_step` in the same order, done in place with one
-  scratch tensor, with the per-step scalars of its `_compute_step_scalars`.
-  Not Keras's torch Adam: its foreach step allocates four intermediates for all
-  variables at once and measured 3.3x torch.optim.Adam (benchmarks/torch_peers.py).
+  subclass, otherwise loses; the others are ours: `"adam"` (LazyAdam's dense
+  step, i.e. Keras's Adam), `"yogi"`, `"adabelief"`, `"radam"`, `"prodigy"`,
+  `"schedule_free_sgd"`, `"adan"`, `"ademamix"`, `"lars"`, `"novograd"`,
+  `"adabound"`: each the arithmetic of its class's `update_step` in the same
+  order, done in place with at most two scratch tensors per variable (or none:
+  `lerp_`/`addcmul_` where the expression allows), with the per-step scalars of
+  its `_compute_step_scalars` (and `_begin_step`, for Prodigy's global `d`
+  statistics and Schedule-Free SGD's running maximum). A class whose weight
+  decay is its own (`OwnWeightDecay`) sets `_torch_fast_own_decay = True` where
+  its rule applies that decay too; otherwise decaying instances take the
+  `keras.ops` step (LazyAdam). Not Keras's torch Adam: its foreach step
+  allocates four intermediates for all variables at once and measured 3.3x
+  torch.optim.Adam (benchmarks/torch_peers.py).
+- Wrappers' bookkeeping: `lookahead_synchronise` is Lookahead's (and Ranger's)
+  sync in place (`lerp_` and `copy_`, no temporary), called by
+  `Lookahead._after_inner_apply`, which runs its `keras.ops` sync where it
+  returns False.
 - Keras's base pipeline (gradient clipping, gradient accumulation, decoupled
   weight decay, EMA) runs around the step exactly as for the `keras.ops` path.
 - `tests/optimizers/test_torch_fast.py` holds each rule to its `keras.ops`
