@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from keras_lossopt import registry
+from keras_lossopt.optimizers import _torch_fast
 from keras_lossopt.optimizers._step_scalars import StepScalarsMixin
 
 USERS = sorted(
@@ -86,6 +87,9 @@ def test_begin_step_runs_once_per_step_before_any_update(name, monkeypatch):
 
     monkeypatch.setattr(type(optimizer), "_begin_step", counting_begin)
     monkeypatch.setattr(type(optimizer), "update_step", counting_update)
+    # The keras.ops pipeline's order; on torch the fast path (held to this pipeline's
+    # results by test_torch_fast.py) would run neither patched method per variable.
+    monkeypatch.setattr(_torch_fast, "_enabled", False)
     variables = [keras.Variable(np.full((3,), float(i + 1)), dtype="float32") for i in range(3)]
     grads = [keras.ops.ones(v.shape) * 0.1 for v in variables]
     for _ in range(2):
