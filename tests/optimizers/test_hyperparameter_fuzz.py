@@ -31,7 +31,7 @@ import re
 import keras
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from keras.src.optimizers.base_optimizer import BaseOptimizer
 
@@ -48,7 +48,9 @@ _INTERVAL = re.compile(rf"in ([\[(])\s*({_NUMBER}),\s*({_NUMBER})\s*([\])])")
 _BOUND = re.compile(rf"(>=|>|<=|<)\s*({_NUMBER})(?![\w.])")
 _INTEGER = re.compile(r"\b(int|integer)\b")
 
+# No shrinking: a failure already prints the values it used, and shrinking retrains many times.
 _SETTINGS = settings(max_examples=4, deadline=None, derandomize=True, database=None,
+                     phases=(Phase.explicit, Phase.generate),
                      suppress_health_check=list(HealthCheck))
 _INVALID_SETTINGS = settings(_SETTINGS, max_examples=12)
 
@@ -110,9 +112,11 @@ def parse_range(description):
         if not found:
             return None
         start, bounds = found[0].start(), {}
-        for bound in found[:2]:
+        for bound in found[:2]:  # a second bound only for the other side ("> 0 and < 1")
             op, number = bound.group(1), float(bound.group(2))
             side = "low" if op.startswith(">") else "high"
+            if side in bounds:
+                break
             bounds[side] = number
             bounds[f"{side}_inclusive"] = op.endswith("=")
     integer = bool(_INTEGER.search(text[:start]))
@@ -158,6 +162,7 @@ def test_parse_range_notation():
     assert parse_range("an integer >= 1. Defaults to `6`.") == Range(low=1.0, integer=True)
     assert parse_range("float > 0; `x >= 3` is code") == Range(low=0.0, low_inclusive=False)
     assert parse_range("must be > 4 for `r_t` to be real") == Range(4.0, low_inclusive=False)
+    assert parse_range(">= 0: applied to variables of rank >= 2") == Range(low=0.0)
     assert parse_range("the number of steps. Defaults to `10`.") is None
 
 
@@ -185,31 +190,49 @@ def _valid_values(value_range):
         strategy = st.integers(low, high)
     else:
         low = value_range.low if math.isfinite(value_range.low) else -10.0
+        exclude_min = not value_range.low_inclusive
+        if low == 0 and exclude_min:
+            # "> 0" means any size you would use, not 5e-324 (0 in the float32 variables).
+            low, exclude_min = 1e-12, False
         # Practical magnitudes: unbounded above means "any size you would use" (10).
         high = value_range.high if math.isfinite(value_range.high) else max(10.0, 10 * low)
-        strategy = st.floats(low, high, exclude_min=not value_range.low_inclusive,
-                             exclude_max=not value_range.high_inclusive)
+        exclude_max = not value_range.high_inclusive
+        if exclude_max:
+            # A decay rate "< 1" that float32 rounds to 1 divides by 1 - beta**t = 0 (left
+            # alone, see the issue #16.5 report): draw up to 1 - 1e-6.
+            high, exclude_max = high - 1e-6, False
+        strategy = st.floats(low, high, exclude_min=exclude_min, exclude_max=exclude_max,
+                             allow_subnormal=False)
     return st.one_of(st.none(), strategy) if value_range.none_ok else strategy
 
 
-def _invalid_values(value_range):
-    bad = [math.nan, math.inf, -math.inf, True, "0.5", [0.5]]
+def _invalid_edges(value_range):
+    """Values every range rejects, and the excluded or just-outside ends of this one."""
+    bad = [math.nan, math.inf, -math.inf, True, False, "0.5", [0.5]]
     if not value_range.none_ok:
         bad.append(None)
-    if math.isfinite(value_range.low):
-        below = value_range.low if not value_range.low_inclusive else None
-        bad.append(st.floats(value_range.low - 10.0, value_range.low, exclude_max=True))
-        if below is not None:
-            bad.append(below)
-    if math.isfinite(value_range.high):
-        bad.append(st.floats(value_range.high, value_range.high + 10.0, exclude_min=True))
-        if not value_range.high_inclusive:
-            bad.append(value_range.high)
+    for end, inclusive, step in ((value_range.low, value_range.low_inclusive, -1),
+                                 (value_range.high, value_range.high_inclusive, 1)):
+        if math.isfinite(end):
+            bad.append(end + step * (1 if value_range.integer else 1e-3))
+            if not inclusive:
+                bad.append(int(end) if value_range.integer and end == int(end) else end)
     if value_range.integer:
         anchor = value_range.low if math.isfinite(value_range.low) else 0.0
         bad.append(anchor + 1.5)
-    return st.one_of(*[item if isinstance(item, st.SearchStrategy) else st.just(item)
-                       for item in bad])
+    return [value for value in bad if not value_range.contains(value)]
+
+
+def _out_of_range(value_range):
+    """Random magnitudes outside the range (hypothesis)."""
+    sides = []
+    if math.isfinite(value_range.low):
+        sides.append(st.floats(value_range.low - 1e6, value_range.low,
+                               exclude_max=value_range.low_inclusive))
+    if math.isfinite(value_range.high):
+        sides.append(st.floats(value_range.high, value_range.high + 1e6,
+                               exclude_min=value_range.high_inclusive))
+    return st.one_of(*sides) if sides else None
 
 
 def _train_quadratic(optimizer):
@@ -245,22 +268,31 @@ def test_valid_hyperparameters_train_to_finite_values(entry):
     check()
 
 
+def _assert_rejected(cls, name, value):
+    with pytest.raises((ValueError, TypeError)) as raised:
+        cls(**{name: value})
+    message = str(raised.value)
+    assert f"{name}=" in message and (repr(value) in message or str(value) in message), (
+        f"{cls.__name__}({name}={value!r}): the message must name the argument and the "
+        f"received value; got {message!r}")
+
+
 @pytest.mark.parametrize("entry", OPTIMIZERS, ids=IDS)
 def test_invalid_hyperparameters_fail_at_construction(entry):
     declared = ranges(entry.cls)
     if not declared:
         pytest.skip(f"{entry.cls.__name__} has no numeric hyperparameters of its own")
+    for name, value_range in declared.items():
+        for value in _invalid_edges(value_range):
+            _assert_rejected(entry.cls, name, value)
+    bounded = sorted(name for name, r in declared.items() if _out_of_range(r) is not None)
+    if not bounded:
+        return
 
     @_INVALID_SETTINGS
-    @given(st.sampled_from(sorted(declared)).flatmap(
-        lambda name: st.tuples(st.just(name), _invalid_values(declared[name]))))
+    @given(st.sampled_from(bounded).flatmap(
+        lambda name: st.tuples(st.just(name), _out_of_range(declared[name]))))
     def check(case):
-        name, value = case
-        with pytest.raises((ValueError, TypeError)) as raised:
-            entry.cls(**{name: value})
-        message = str(raised.value)
-        assert f"{name}=" in message and (repr(value) in message or str(value) in message), (
-            f"{entry.cls.__name__}({name}={value!r}): the message must name the argument and "
-            f"the received value; got {message!r}")
+        _assert_rejected(entry.cls, *case)
 
     check()
