@@ -33,13 +33,15 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from keras.src.optimizers.base_optimizer import BaseOptimizer
 
+import keras_lossopt
 from keras_lossopt import registry
 
 # Keras's base keywords are Keras's to validate; a class that gives one of them its own
 # meaning (MADGRAD's coupled `weight_decay`) documents it with a range and is fuzzed.
-_BASE_KEYWORDS = frozenset(inspect.signature(BaseOptimizer.__init__).parameters) - {
+_BASE_INIT = next(klass.__init__ for klass in keras.optimizers.Optimizer.__mro__
+                  if "clipnorm" in inspect.signature(klass.__init__).parameters)
+_BASE_KEYWORDS = frozenset(inspect.signature(_BASE_INIT).parameters) - {
     "learning_rate", "weight_decay"}
 _SKIP = _BASE_KEYWORDS | {"self", "kwargs", "name", "optimizer"}
 
@@ -268,9 +270,9 @@ def test_valid_hyperparameters_train_to_finite_values(entry):
     check()
 
 
-def _assert_rejected(cls, name, value):
+def _assert_rejected(cls, name, value, *args):
     with pytest.raises((ValueError, TypeError)) as raised:
-        cls(**{name: value})
+        cls(*args, **{name: value})
     message = str(raised.value)
     assert f"{name}=" in message and (repr(value) in message or str(value) in message), (
         f"{cls.__name__}({name}={value!r}): the message must name the argument and the "
@@ -296,3 +298,17 @@ def test_invalid_hyperparameters_fail_at_construction(entry):
         _assert_rejected(entry.cls, *case)
 
     check()
+
+
+def test_sharpness_aware_minimization_arguments():
+    """SAM's own `rho` and `num_batch_splits`, from its docstring, on an unbuilt model."""
+    sam = keras_lossopt.models.SharpnessAwareMinimization
+    docs = _args_entries(inspect.getdoc(sam))
+    declared = {name: parse_range(docs[name]) for name in ("rho", "num_batch_splits")}
+    assert declared["rho"] == Range(low=0.0)
+    assert declared["num_batch_splits"] == Range(low=1.0, integer=True, none_ok=True)
+    model = keras.Sequential([keras.layers.Dense(1)])
+    for name, value_range in declared.items():
+        for value in _invalid_edges(value_range):
+            _assert_rejected(sam, name, value, model)
+        sam(model, **{name: 1})  # inside both ranges
