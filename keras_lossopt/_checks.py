@@ -55,9 +55,9 @@ def check_positive_int(name, value, *, allow_zero=False):
 
 
 def check_learning_rate(value, name="learning_rate"):
-    """A float learning rate must be >= 0; schedules and callables pass through."""
-    if _is_real(value):
-        return check_non_negative(name, value)
+    """A float learning rate must be >= 0; schedules, callables and tensors pass through."""
+    if _is_real(value) or isinstance(value, (bool, str, list, tuple)) or value is None:
+        return check_non_negative(name, value)  # a bool, string or list is no learning rate
     return value
 
 

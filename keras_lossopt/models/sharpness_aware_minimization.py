@@ -83,8 +83,9 @@ class SharpnessAwareMinimization(keras.Model):
             optimizer (the same training as the plain model). Defaults to `0.05`.
         adaptive: ASAM's element-wise scaling by `|w|` (davda54/sam's
             `adaptive=True`). Defaults to `False`.
-        num_batch_splits: number of micro-batches each batch is cut into, each
-            with its own perturbation; must divide every batch size. `None`
+        num_batch_splits: number of micro-batches each batch is cut into, an
+            integer >= 1, each with its own perturbation; must divide every
+            batch size. `None`
             (same as 1) perturbs with the whole batch's gradient. Defaults to
             `None`.
         name: the wrapper's name. Defaults to `None`.

@@ -36,7 +36,8 @@ class AdaBelief(TorchFastStep, StepScalarsMixin, Optimizer):
             Defaults to `0.001`.
         beta_1: decay rate of the first moment, in [0, 1). Defaults to `0.9`.
         beta_2: decay rate of the "belief" `s`, in [0, 1). Defaults to `0.999`.
-        epsilon: added inside `s` every step and to its root, >= 0.
+        epsilon: added inside `s` every step and to its root, > 0 (with 0,
+            `s` is exactly 0 whenever `g == m`, e.g. `beta_1=0`, and the step 0/0).
             Defaults to `1e-14`.
         weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema,
         ema_momentum, ema_overwrite_frequency, loss_scale_factor,
@@ -102,7 +103,7 @@ class AdaBelief(TorchFastStep, StepScalarsMixin, Optimizer):
         _checks.check_learning_rate(learning_rate)
         _checks.check_beta("beta_1", beta_1)
         _checks.check_beta("beta_2", beta_2)
-        _checks.check_non_negative("epsilon", epsilon)
+        _checks.check_positive("epsilon", epsilon)
         super().__init__(
             learning_rate=learning_rate,
             weight_decay=weight_decay,

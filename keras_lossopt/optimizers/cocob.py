@@ -41,7 +41,8 @@ class COCOB(keras.optimizers.Optimizer):
         clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
         ema_overwrite_frequency, loss_scale_factor,
         gradient_accumulation_steps: Keras's base optimizer keywords.
-        learning_rate: ignored by the update rule. Defaults to `1.0`.
+        learning_rate: ignored by the update rule; float >= 0, a
+            `LearningRateSchedule`, or a callable. Defaults to `1.0`.
         name: Defaults to `"cocob"`.
 
     Example:

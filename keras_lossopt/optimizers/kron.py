@@ -100,9 +100,9 @@ class Kron(OwnWeightDecay, StepScalarsMixin, Optimizer):
             Defaults to `0.001`.
         update_probability_flat_start: steps at probability 1, >= 0.
             Defaults to `500`.
-        max_size_triangular: int, axes longer than this get a diagonal factor.
+        max_size_triangular: int >= 1, axes longer than this get a diagonal factor.
             Defaults to `8192`.
-        min_ndim_triangular: int, tensors of lower rank get only diagonal
+        min_ndim_triangular: int >= 0, tensors of lower rank get only diagonal
             factors. Defaults to `2`.
         memory_save_mode: None, `"smart_one_diag"` (the largest axis diagonal
             if it is strictly the largest), `"one_diag"` or `"all_diag"`.

@@ -55,7 +55,8 @@ class LARS(TorchFastStep, OwnWeightDecay, Optimizer):
             value for `compile(optimizer="lars")`; large-batch recipes use much
             larger ones with a warm-up and biases excluded).
         momentum: momentum coefficient, in [0, 1). Defaults to `0.9`.
-        weight_decay: L2 penalty coefficient `beta` of the paper, float >= 0.
+        weight_decay: L2 penalty coefficient `beta` of the paper, float >= 0
+            (None is 0).
             Defaults to `0.0`.
         trust_coefficient: `eta` of the paper, float > 0. Defaults to `0.001`.
         epsilon: added to the denominator of the trust ratio, float >= 0.

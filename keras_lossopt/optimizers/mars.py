@@ -84,10 +84,10 @@ class MARS(OwnWeightDecay, StepScalarsMixin, Optimizer):
         learning_rate_1d: [`lr_1d`] the AdamW branch's learning rate when
             `learning_rate` is `learning_rate_0` (see above), > 0; `None` uses
             `learning_rate` itself. Defaults to `0.003`.
-        beta_1_1d: [`betas_1d[0]`] AdamW branch's first-moment decay.
-            Defaults to `0.9`.
-        beta_2_1d: [`betas_1d[1]`] AdamW branch's second-moment decay.
-            Defaults to `0.95`.
+        beta_1_1d: [`betas_1d[0]`] AdamW branch's first-moment decay,
+            in [0, 1). Defaults to `0.9`.
+        beta_2_1d: [`betas_1d[1]`] AdamW branch's second-moment decay,
+            in [0, 1). Defaults to `0.95`.
         weight_decay_1d: [`weight_decay_1d`] AdamW branch's decoupled weight
             decay (scaled by `lr_1d`), >= 0. Defaults to `0.1`.
         weight_decay: [`weight_decay`] the MARS branch's decoupled weight decay,

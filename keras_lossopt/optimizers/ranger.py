@@ -38,7 +38,7 @@ class Ranger(Lookahead):
         beta_1: decay rate of the first moment, in [0, 1). Defaults to `0.9`.
         beta_2: decay rate of the second moment, in [0, 1). Defaults to `0.999`.
         epsilon: added to `sqrt(v)`, >= 0. Defaults to `1e-7`.
-        sma_threshold: RAdam's threshold on `rho_t` for the adaptive step.
+        sma_threshold: RAdam's threshold on `rho_t` for the adaptive step, > 4.
             Defaults to `5.0`.
         sync_period: fast steps between synchronisations, an integer >= 1.
             Defaults to `6`.

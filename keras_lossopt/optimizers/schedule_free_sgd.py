@@ -62,8 +62,9 @@ class ScheduleFreeSGD(TorchFastStep, OwnWeightDecay, StepScalarsMixin, keras.opt
         weight_decay: >= 0, coupled L2 term added to the gradient at `y`
             (the authors'; Keras's base decay is not applied on top). Honors
             `exclude_from_weight_decay`. Defaults to `None` (no decay).
-        r: power of the polynomial weighting of the average. Defaults to `0.0`.
-        weight_lr_power: power of `lr_max` in the averaging weights.
+        r: power of the polynomial weighting of the average, >= 0.
+            Defaults to `0.0`.
+        weight_lr_power: power of `lr_max` in the averaging weights, >= 0.
             Defaults to `2.0`.
         clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
         ema_overwrite_frequency, loss_scale_factor,

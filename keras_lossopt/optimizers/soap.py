@@ -102,7 +102,8 @@ class SOAP(OwnWeightDecay, StepScalarsMixin, Optimizer):
         beta_2: decay of the second moment, in [0, 1). Defaults to `0.95`.
         shampoo_beta: decay of the factors `L`, `R`, in [0, 1), or None for
             `beta_2`. Defaults to `None`.
-        epsilon: added to `sqrt(V)`, >= 0. Defaults to `1e-8`.
+        epsilon: added to `sqrt(V)`, > 0 (a rotated gradient entry can be exactly
+            0, and with `epsilon=0` its step 0/0). Defaults to `1e-8`.
         precondition_frequency: int >= 1, steps between eigenbasis refreshes.
             Defaults to `10`.
         max_precondition_dim: int >= 1, axes longer than this are not
@@ -212,7 +213,7 @@ class SOAP(OwnWeightDecay, StepScalarsMixin, Optimizer):
         _checks.check_beta("beta_2", beta_2)
         if shampoo_beta is not None:
             _checks.check_beta("shampoo_beta", shampoo_beta)
-        _checks.check_non_negative("epsilon", epsilon)
+        _checks.check_positive("epsilon", epsilon)
         precondition_frequency = _checks.check_positive_int(
             "precondition_frequency", precondition_frequency)
         max_precondition_dim = _checks.check_positive_int(
