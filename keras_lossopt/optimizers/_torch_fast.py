@@ -170,6 +170,22 @@ def _scratch_loop(optimizer, grads, variables, slot_lists):
         yield (gradient, variable.value, *(slots[index].value for slots in slot_lists))
 
 
+def _moving_average(torch, m, g, beta):
+    """m += (1 - beta) * (g - m) in one pass.
+
+    `lerp_` computes exactly that formula for weights below 0.5 (the keras.ops
+    steps' own order); for beta <= 0.5 the three-op form keeps that order. The
+    rules below also fuse `v * beta_2 + (1 - beta_2) * g**2` into `addcmul_` and
+    the step into `addcdiv_` (fewer passes over memory, as torch.optim does); both
+    reorder the keras.ops arithmetic, a rounding-level difference that
+    tests/optimizers/test_torch_fast.py bounds.
+    """
+    if 1.0 - beta < 0.5:
+        m.lerp_(g, 1.0 - beta)
+    else:
+        m.add_(torch.sub(g, m).mul_(1.0 - beta))
+
+
 def _adam_step(optimizer, grads, variables, learning_rate):
     """Keras's Adam (LazyAdam's dense step): m, v, then w -= alpha * m / (sqrt(v) + eps)."""
     import torch
@@ -184,22 +200,16 @@ def _adam_step(optimizer, grads, variables, learning_rate):
     slot_lists = [optimizer._momentums, optimizer._velocities]
     if optimizer.amsgrad:
         slot_lists.append(optimizer._velocity_hats)
+    alpha = float(alpha)  # a Python number, as torch.optim keeps it (one host read per step)
     for g, w, m, v, *v_hat in _scratch_loop(optimizer, grads, variables, slot_lists):
-        t = torch.sub(g, m)
-        t.mul_(1.0 - optimizer.beta_1)
-        m.add_(t)
-        torch.mul(g, g, out=t)
-        t.sub_(v)
-        t.mul_(1.0 - optimizer.beta_2)
-        v.add_(t)
+        _moving_average(torch, m, g, optimizer.beta_1)
+        v.mul_(optimizer.beta_2).addcmul_(g, g, value=1.0 - optimizer.beta_2)
         if v_hat:
             torch.maximum(v_hat[0], v, out=v_hat[0])
             v = v_hat[0]
-        torch.sqrt(v, out=t)
+        t = torch.sqrt(v)
         t.add_(float(optimizer.epsilon))
-        torch.div(m, t, out=t)
-        t.mul_(alpha)
-        w.sub_(t)
+        w.addcdiv_(m, t, value=-alpha)
 
 
 def _yogi_step(optimizer, grads, variables, learning_rate):
@@ -208,22 +218,18 @@ def _yogi_step(optimizer, grads, variables, learning_rate):
     dtype = variables[0].value.dtype
     (step_size,) = optimizer._compute_step_scalars(learning_rate, dtype)
     slot_lists = [optimizer._momentums, optimizer._velocities]
+    step_size = float(step_size)  # a Python number (one host read per step)
     for g, w, m, v in _scratch_loop(optimizer, grads, variables, slot_lists):
-        t = torch.sub(g, m)  # m += (g - m) * (1 - beta_1)
-        t.mul_(1.0 - optimizer.beta_1)
-        m.add_(t)
-        torch.mul(g, g, out=t)  # v -= (1 - beta_2) * sign(v - g**2) * g**2
+        _moving_average(torch, m, g, optimizer.beta_1)
+        t = torch.mul(g, g)  # v -= (1 - beta_2) * sign(v - g**2) * g**2
         u = torch.sub(v, t)
         u.sign_()
-        u.mul_(1.0 - optimizer.beta_2)
         u.mul_(t)
-        v.sub_(u)
+        v.add_(u, alpha=-(1.0 - optimizer.beta_2))
         del u
         torch.sqrt(v, out=t)  # w -= step_size * m / (sqrt(v) + epsilon)
         t.add_(float(optimizer.epsilon))
-        torch.div(m, t, out=t)
-        t.mul_(step_size)
-        w.sub_(t)
+        w.addcdiv_(m, t, value=-step_size)
 
 
 def _adabelief_step(optimizer, grads, variables, learning_rate):
@@ -233,22 +239,15 @@ def _adabelief_step(optimizer, grads, variables, learning_rate):
     step_size, inv_sqrt_bias_2 = optimizer._compute_step_scalars(learning_rate, dtype)
     epsilon = float(optimizer.epsilon)
     slot_lists = [optimizer._momentums, optimizer._beliefs]
+    step_size = float(step_size)  # a Python number (one host read per step)
     for g, w, m, s in _scratch_loop(optimizer, grads, variables, slot_lists):
-        t = torch.sub(g, m)  # m += (g - m) * (1 - beta_1)
-        t.mul_(1.0 - optimizer.beta_1)
-        m.add_(t)
-        torch.sub(g, m, out=t)  # s += ((g - m)**2 - s) * (1 - beta_2) + epsilon (new m)
-        t.mul_(t)
-        t.sub_(s)
-        t.mul_(1.0 - optimizer.beta_2)
-        t.add_(epsilon)
-        s.add_(t)
+        _moving_average(torch, m, g, optimizer.beta_1)
+        t = torch.sub(g, m)  # s = s * beta_2 + (1 - beta_2) * (g - m)**2 + epsilon (new m)
+        s.mul_(optimizer.beta_2).addcmul_(t, t, value=1.0 - optimizer.beta_2).add_(epsilon)
         torch.sqrt(s, out=t)  # w -= step_size * m / (sqrt(s) * inv_sqrt_bias_2 + epsilon)
         t.mul_(inv_sqrt_bias_2)
         t.add_(epsilon)
-        torch.div(m, t, out=t)
-        t.mul_(step_size)
-        w.sub_(t)
+        w.addcdiv_(m, t, value=-step_size)
 
 
 def _radam_step(optimizer, grads, variables, learning_rate):
@@ -257,20 +256,20 @@ def _radam_step(optimizer, grads, variables, learning_rate):
     dtype = variables[0].value.dtype
     adaptive_size, momentum_size = optimizer._compute_step_scalars(learning_rate, dtype)
     slot_lists = [optimizer._momentums, optimizer._velocities]
+    # The two step sizes as Python numbers, as torch.optim and pytorch_optimizer keep
+    # theirs (one host read per step, not per variable).
+    adaptive, momentum = float(adaptive_size), float(momentum_size)
     for g, w, m, v in _scratch_loop(optimizer, grads, variables, slot_lists):
-        t = torch.sub(g, m)  # m += (g - m) * (1 - beta_1)
-        t.mul_(1.0 - optimizer.beta_1)
-        m.add_(t)
-        torch.mul(g, g, out=t)  # v += (g**2 - v) * (1 - beta_2)
-        t.sub_(v)
-        t.mul_(1.0 - optimizer.beta_2)
-        v.add_(t)
-        torch.sqrt(v, out=t)  # w -= m * (adaptive_size / (sqrt(v) + epsilon) + momentum_size)
-        t.add_(float(optimizer.epsilon))
-        torch.div(adaptive_size, t, out=t)
-        t.add_(momentum_size)
-        t.mul_(m)
-        w.sub_(t)
+        _moving_average(torch, m, g, optimizer.beta_1)
+        v.mul_(optimizer.beta_2).addcmul_(g, g, value=1.0 - optimizer.beta_2)
+        # w -= m * (adaptive_size / (sqrt(v) + epsilon) + momentum_size): one of the two
+        # sizes is 0 at each step (rectified or not), and that term is skipped.
+        if adaptive != 0.0:
+            t = torch.sqrt(v)
+            t.add_(float(optimizer.epsilon))
+            w.addcdiv_(m, t, value=-adaptive)
+        if momentum != 0.0:
+            w.add_(m, alpha=-momentum)
 
 
 def _prodigy_step(optimizer, grads, variables, learning_rate):
