@@ -50,7 +50,7 @@ def run(args, out=None):
             warnings.simplefilter("ignore", LRFinderWarning)
             result = find_learning_rate(model, dataset.x_train, y, batch_size=args.batch_size,
                                         start_lr=args.start_lr, end_lr=args.end_lr,
-                                        num_steps=args.num_steps)
+                                        num_steps=args.num_steps, seed=args.seed)
     except Exception as error:  # noqa: BLE001 - reported, with its traceback, in lr_find.json
         return _failed(args, dataset, loss_spec, optimizer_spec, error, out)
     written = []

@@ -160,6 +160,14 @@ def test_lr_find_writes_plot_and_suggestion(cli, tmp_path):
     width, height = png_size(out / "lr_finder.png")
     assert width > 100 and height > 100
     assert_valid_png(out / "lr_finder.png", (width, height))
+    # --seed fixes the batches' order too (it once shuffled unseeded: the same command
+    # was reliable one run and not the next).
+    again = cli("lr-find", "--data", path, "--target", "price", "--task", "regression",
+                "--loss", "mse", "--num-steps", "30", "--start-lr", "1e-4", "--end-lr", "10",
+                "--batch-size", "8", "--no-plots", "--out", tmp_path / "lr2")
+    assert again.code == 0, again.err
+    assert json.loads((tmp_path / "lr2" / "lr_find.json").read_text())["raw_losses"] == \
+        payload["raw_losses"]
 
 
 def test_healthy_lab_runs_get_no_false_alarm():
