@@ -46,6 +46,9 @@ def jobs(args):
     if "peers" not in args.skip and "torch" in args.backends:
         peers = ["--params", "1000000", "--repeats", "5"] if quick else []
         yield "torch", "torch_peers.py", peers + ["--out", args.out], None
+    if "peers" not in args.skip and "jax" in args.backends:
+        peers = ["--params", "1000000", "--repeats", "5"] if quick else []
+        yield "jax", "jax_peers.py", peers + ["--out", args.out], None
     if "doctor" not in args.skip and "tensorflow" in args.backends:
         doctor = ["--steps", "100", "--repeats", "3", "--lr-steps", "50"] if quick else []
         yield "tensorflow", "doctor_overhead.py", doctor, "doctor_overhead_tensorflow.md"
@@ -93,6 +96,7 @@ RESULT_FILES = (
     ("Optimizer step, JAX", "optimizer_step_jax.md"),
     ("Optimizer step, PyTorch (eager)", "optimizer_step_torch.md"),
     ("Optimizer step, PyTorch: ours against torch.optim and pytorch_optimizer", "torch_peers.md"),
+    ("Optimizer step, JAX: ours against optax", "jax_peers.md"),
     ("Losses, TensorFlow", "loss_step_tensorflow.md"),
     ("Losses, JAX", "loss_step_jax.md"),
     ("Losses, PyTorch (eager)", "loss_step_torch.md"),

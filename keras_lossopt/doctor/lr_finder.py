@@ -556,10 +556,12 @@ def find_learning_rate(model, x, y=None, batch_size=32, start_lr=1e-7, end_lr=10
     Example:
 
     >>> import numpy as np, keras, keras_lossopt
+    >>> keras.utils.set_random_seed(0)  # the initial weights; `seed` orders the batches
     >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     >>> model.compile(optimizer="sgd", loss="mse")
     >>> x = np.random.default_rng(0).normal(size=(64, 2))
-    >>> result = keras_lossopt.find_learning_rate(model, x, x @ [[1.0], [2.0]], num_steps=20)
+    >>> result = keras_lossopt.find_learning_rate(model, x, x @ [[1.0], [2.0]], num_steps=20,
+    ...                                           seed=0)
     >>> len(result.lrs), 1e-7 <= result.suggestion <= 10
     (20, True)
 
