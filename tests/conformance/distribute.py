@@ -39,6 +39,7 @@ import numpy as np
 from keras_lossopt import _keras_compat
 from keras_lossopt.testing import _core, _data, optimizers
 from keras_lossopt.testing._core import FAIL, NA, PASS, Result
+from keras_lossopt.testing._optimizer_setup import _own_attr
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -274,12 +275,7 @@ def _state_copies(opt, strategy):
 
 def _distribution_spec(entry):
     """The class hook `conformance_distribution` (see `_differences`), or {}."""
-    for klass in entry.cls.__mro__:
-        if "conformance_distribution" in klass.__dict__:
-            return dict(klass.__dict__["conformance_distribution"])
-        if klass.__module__.startswith("keras."):
-            break
-    return {}
+    return dict(_own_attr(entry.cls, "conformance_distribution") or {})
 
 
 def _orthogonality_error(q):
